@@ -1,0 +1,30 @@
+//! # wren — a BGP speaker and route reflector for Calico
+//!
+//! wren replaces BIRD and confd inside Calico: it holds BGP-4 sessions with the other nodes, route
+//! reflectors and border routers, picks best paths, and programs the kernel the way Calico expects.
+//!
+//! ## Where everything lives (read in this order)
+//!
+//! The protocol core is **pure and synchronous**: no tokio, no sockets, no clock. Adapters around it do
+//! the I/O and talk to the core by messages. `docs/architecture.md` draws the tasks and data flow.
+//!
+//! | module      | level   | owns                                                                  |
+//! |-------------|---------|-----------------------------------------------------------------------|
+//! | [`wire`]    | core    | the BGP-4 codec: messages, attributes, RFC 7606 error actions          |
+//! | `fsm`       | core    | the RFC 4271 §8 session state machine (sans-IO)            (planned)  |
+//! | `rib`       | core    | Adj-RIB-In, Loc-RIB, Adj-RIB-Out, best path, reflection    (planned)  |
+//! | `policy`    | core    | Calico's export and kernel filters as typed rules          (planned)  |
+//! | `session`   | adapter | tokio TCP sessions driving `fsm`                           (planned)  |
+//! | `fib`       | adapter | kernel route sync over netlink, behind a trait             (planned)  |
+//! | `datastore` | adapter | etcd v3 (Calico) and static TOML sources, behind a trait   (planned)  |
+//! | `control`   | adapter | BIRD-compatible control socket and the `wren` CLI          (planned)  |
+//! | `metrics`   | adapter | Prometheus exposition                                      (planned)  |
+//!
+//! ## Dependency rules
+//!
+//! * `wire` imports nothing internal.
+//! * `fsm` imports only `wire`; `rib` imports `wire`; `policy` imports `rib` and datastore models.
+//! * Adapters may import the core; the core never imports an adapter, tokio, or `std::net` sockets.
+//! * One task owns the routing state; others talk to it by messages.
+
+pub mod wire;

@@ -1,0 +1,2 @@
+//! The `wren` binary: command-line entry point.
+fn main() {}
