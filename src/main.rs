@@ -1,2 +1,104 @@
-//! The `wren` binary: command-line entry point.
-fn main() {}
+//! The `wren` binary: command-line entry point. Everything testable lives in the library.
+
+use std::net::Ipv4Addr;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use wren::wire::{self, AsPath, Community, Ctx, Message, Nlri, Origin, PathAttributes, Update};
+
+/// wren — a BGP speaker and route reflector for Calico.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show what wren does today: encode and decode a BGP UPDATE, and describe the peering demo
+    /// that `make demo` will run once sessions land.
+    Demo,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Demo => demo(),
+    }
+}
+
+fn demo() -> ExitCode {
+    println!(
+        "wren {} — BGP for Calico, replacing BIRD and confd\n",
+        env!("CARGO_PKG_VERSION")
+    );
+    println!("What works today: the BGP-4 wire codec (RFC 4271, 4760, 6793, 7606, 7911, 8654).");
+    println!(
+        "Here is the UPDATE a Calico node sends to announce its IPAM block 198.51.100.0/26:\n"
+    );
+
+    let update = Update {
+        attrs: PathAttributes {
+            origin: Some(Origin::Igp),
+            as_path: Some(AsPath::from_sequence([64512])),
+            next_hop: Some(Ipv4Addr::new(198, 18, 0, 1)),
+            communities: vec![Community::new(64512, 100)],
+            ..PathAttributes::default()
+        },
+        nlri: vec![Nlri::new("198.51.100.0/26".parse().unwrap_or_default())],
+        ..Update::default()
+    };
+    let ctx = Ctx::default();
+    let bytes = match wire::encode_to_vec(&Message::Update(update), &ctx) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("encode failed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for line in bytes.chunks(16) {
+        let hex: Vec<String> = line.iter().map(|b| format!("{b:02x}")).collect();
+        println!("    {}", hex.join(" "));
+    }
+    match wire::decode(&bytes, &ctx) {
+        Ok(d) => {
+            if let Message::Update(u) = d.message {
+                for (family, n, nh) in u.announcements() {
+                    let nh = nh.map(|h| h.addr().to_string()).unwrap_or_default();
+                    let path = u
+                        .attrs
+                        .as_path
+                        .as_ref()
+                        .map(ToString::to_string)
+                        .unwrap_or_default();
+                    let comms: Vec<String> = u
+                        .attrs
+                        .communities
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect();
+                    println!(
+                        "\n{} octets decode back to: {} {} via {} as-path [{}] communities [{}]",
+                        bytes.len(),
+                        family,
+                        n.prefix,
+                        nh,
+                        path,
+                        comms.join(" ")
+                    );
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("decode failed: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    println!(
+        "\nComing next (the peering issue): this command will start two wren speakers and a GoBGP\n\
+         \"ToR router\" in network namespaces, show the sessions that come up and the routes each\n\
+         side learns, then tear the lab down."
+    );
+    ExitCode::SUCCESS
+}
