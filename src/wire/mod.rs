@@ -352,6 +352,31 @@ mod tests {
     }
 
     #[test]
+    fn notification_with_a_shutdown_communication_round_trips_rfc4271_4_5_rfc9003_2() {
+        let mut bytes = header(19 + 2 + 1 + 5, 3);
+        bytes.extend_from_slice(&[6, 2]); // Cease / Administrative Shutdown
+        bytes.push(5); // communication length
+        bytes.extend_from_slice(b"drain");
+        let want = Notification::cease_with_communication(cease_subcode::ADMINISTRATIVE_SHUTDOWN, "drain");
+        let d = decode(&bytes, &Ctx::default()).unwrap();
+        assert_eq!(d.message, Message::Notification(want.clone()));
+        assert_eq!(encode_to_vec(&Message::Notification(want), &Ctx::default()).unwrap(), bytes);
+    }
+
+    #[test]
+    fn notification_without_data_round_trips_and_a_one_octet_body_is_bad_length_rfc4271_4_5() {
+        let mut bytes = header(21, 3);
+        bytes.extend_from_slice(&[4, 0]); // Hold Timer Expired
+        let n = Notification::new(code::HOLD_TIMER_EXPIRED, 0);
+        assert_eq!(decode(&bytes, &Ctx::default()).unwrap().message, Message::Notification(n.clone()));
+        assert_eq!(encode_to_vec(&Message::Notification(n), &Ctx::default()).unwrap(), bytes);
+        let mut short = header(20, 3);
+        short.push(4);
+        let e = decode(&short, &Ctx::default()).unwrap_err().notification();
+        assert_eq!((e.code, e.subcode), (1, 2));
+    }
+
+    #[test]
     fn frame_len_waits_for_the_whole_header_and_body() {
         let mut bytes = header(23, 2);
         bytes.extend_from_slice(&[0, 0, 0, 0]);
