@@ -357,10 +357,14 @@ mod tests {
         bytes.extend_from_slice(&[6, 2]); // Cease / Administrative Shutdown
         bytes.push(5); // communication length
         bytes.extend_from_slice(b"drain");
-        let want = Notification::cease_with_communication(cease_subcode::ADMINISTRATIVE_SHUTDOWN, "drain");
+        let want =
+            Notification::cease_with_communication(cease_subcode::ADMINISTRATIVE_SHUTDOWN, "drain");
         let d = decode(&bytes, &Ctx::default()).unwrap();
         assert_eq!(d.message, Message::Notification(want.clone()));
-        assert_eq!(encode_to_vec(&Message::Notification(want), &Ctx::default()).unwrap(), bytes);
+        assert_eq!(
+            encode_to_vec(&Message::Notification(want), &Ctx::default()).unwrap(),
+            bytes
+        );
     }
 
     #[test]
@@ -368,8 +372,14 @@ mod tests {
         let mut bytes = header(21, 3);
         bytes.extend_from_slice(&[4, 0]); // Hold Timer Expired
         let n = Notification::new(code::HOLD_TIMER_EXPIRED, 0);
-        assert_eq!(decode(&bytes, &Ctx::default()).unwrap().message, Message::Notification(n.clone()));
-        assert_eq!(encode_to_vec(&Message::Notification(n), &Ctx::default()).unwrap(), bytes);
+        assert_eq!(
+            decode(&bytes, &Ctx::default()).unwrap().message,
+            Message::Notification(n.clone())
+        );
+        assert_eq!(
+            encode_to_vec(&Message::Notification(n), &Ctx::default()).unwrap(),
+            bytes
+        );
         let mut short = header(20, 3);
         short.push(4);
         let e = decode(&short, &Ctx::default()).unwrap_err().notification();
