@@ -11,7 +11,7 @@
 //! | module      | level   | owns                                                                  |
 //! |-------------|---------|-----------------------------------------------------------------------|
 //! | [`wire`]    | core    | the BGP-4 codec: messages, attributes, RFC 7606 error actions          |
-//! | `fsm`       | core    | the RFC 4271 §8 session state machine (sans-IO)            (planned)  |
+//! | [`fsm`]     | core    | the RFC 4271 §8 session state machine (sans-IO), collisions (§6.8)     |
 //! | `rib`       | core    | Adj-RIB-In, Loc-RIB, Adj-RIB-Out, best path, reflection    (planned)  |
 //! | `policy`    | core    | Calico's export and kernel filters as typed rules          (planned)  |
 //! | `session`   | adapter | tokio TCP sessions driving `fsm`                           (planned)  |
@@ -27,4 +27,5 @@
 //! * Adapters may import the core; the core never imports an adapter, tokio, or `std::net` sockets.
 //! * One task owns the routing state; others talk to it by messages.
 
+pub mod fsm;
 pub mod wire;
