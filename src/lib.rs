@@ -14,6 +14,7 @@
 //! | [`fsm`]     | core    | the RFC 4271 §8 session state machine (sans-IO), collisions (§6.8)     |
 //! | `rib`       | core    | Adj-RIB-In, Loc-RIB, Adj-RIB-Out, best path, reflection    (planned)  |
 //! | `policy`    | core    | Calico's export and kernel filters as typed rules          (planned)  |
+//! | [`config`]  | adapter | the static TOML file: format, defaults, validation; only `load` reads  |
 //! | `session`   | adapter | tokio TCP sessions driving `fsm`                           (planned)  |
 //! | `fib`       | adapter | kernel route sync over netlink, behind a trait             (planned)  |
 //! | `datastore` | adapter | etcd v3 (Calico) and static TOML sources, behind a trait   (planned)  |
@@ -27,5 +28,6 @@
 //! * Adapters may import the core; the core never imports an adapter, tokio, or `std::net` sockets.
 //! * One task owns the routing state; others talk to it by messages.
 
+pub mod config;
 pub mod fsm;
 pub mod wire;

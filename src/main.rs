@@ -1,6 +1,7 @@
 //! The `wren` binary: command-line entry point. Everything testable lives in the library.
 
 use std::net::Ipv4Addr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -19,12 +20,44 @@ enum Command {
     /// Show what wren does today: encode and decode a BGP UPDATE, and describe the peering demo
     /// that `make demo` will run once sessions land.
     Demo,
+    /// Validate a configuration file and print a summary of it. Exits 0 when valid, 2 when the
+    /// file is invalid (TOML error or broken rule), 1 when it cannot be read. Without --config,
+    /// checks the embedded default (config/wren.toml).
+    Check {
+        /// The TOML configuration file to check.
+        #[arg(long, short, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Demo => demo(),
+        Command::Check { config } => check(config),
+    }
+}
+
+/// `wren check`: 0 valid, 1 unreadable, 2 invalid; the error (naming file, key and problem) on
+/// stderr.
+fn check(path: Option<PathBuf>) -> ExitCode {
+    let loaded = match &path {
+        Some(p) => wren::config::Config::load(p),
+        None => wren::config::Config::embedded_default(),
+    };
+    match loaded {
+        Ok(c) => {
+            print!("{}", c.summary());
+            ExitCode::SUCCESS
+        }
+        Err(e @ wren::config::Error::Read { .. }) => {
+            eprintln!("wren check: {e}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("wren check: {e}");
+            ExitCode::from(2)
+        }
     }
 }
 
