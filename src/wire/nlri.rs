@@ -90,24 +90,28 @@ pub(crate) fn decode_prefixes(
         };
         let len = r.u8().ok_or(err)?;
         let nbytes = usize::from(len).div_ceil(8);
+        let src = r.take(nbytes).ok_or(err)?;
+        // Fold the octets into an integer and clear the host bits in one go: cheaper than a
+        // variable-length copy followed by the library's truncation (this loop is the hot path).
         let prefix = if v6 {
             if len > 128 {
                 return Err(err);
             }
             let mut a = [0u8; 16];
-            let src = r.take(nbytes).ok_or(err)?;
-            a.get_mut(..nbytes).ok_or(err)?.copy_from_slice(src);
-            let net = Ipv6Net::new(Ipv6Addr::from(a), len).map_err(|_| err)?;
-            IpNet::V6(net.trunc())
+            a.iter_mut().zip(src).for_each(|(d, s)| *d = *s);
+            let bits = u128::from_be_bytes(a);
+            let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+            IpNet::V6(Ipv6Net::new(Ipv6Addr::from(bits & mask), len).map_err(|_| err)?)
         } else {
             if len > 32 {
                 return Err(err);
             }
-            let mut a = [0u8; 4];
-            let src = r.take(nbytes).ok_or(err)?;
-            a.get_mut(..nbytes).ok_or(err)?.copy_from_slice(src);
-            let net = Ipv4Net::new(Ipv4Addr::from(a), len).map_err(|_| err)?;
-            IpNet::V4(net.trunc())
+            let bits = src
+                .iter()
+                .enumerate()
+                .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (24 - 8 * i));
+            let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+            IpNet::V4(Ipv4Net::new(Ipv4Addr::from(bits & mask), len).map_err(|_| err)?)
         };
         out.push(Nlri { path_id, prefix });
     }
