@@ -79,7 +79,9 @@ pub(crate) fn decode_prefixes(
     // A size hint from the input's own length, so allocation stays bounded by what was received:
     // a typical IPv4 prefix takes 4 octets, an IPv6 one 7 to 9.
     let per = if v6 { 7 } else { 4 } + if add_path { 4 } else { 0 };
-    out.reserve(r.remaining() / per + 1);
+    if !r.is_empty() {
+        out.reserve(r.remaining() / per + 1);
+    }
     while !r.is_empty() {
         let offset = r.offset();
         let err = NlriError { offset };
@@ -90,26 +92,36 @@ pub(crate) fn decode_prefixes(
         };
         let len = r.u8().ok_or(err)?;
         let nbytes = usize::from(len).div_ceil(8);
-        let src = r.take(nbytes).ok_or(err)?;
-        // Fold the octets into an integer and clear the host bits in one go: cheaper than a
-        // variable-length copy followed by the library's truncation (this loop is the hot path).
+        // Read a fixed-width window (it may include octets of the next prefix; the mask clears
+        // them) instead of a variable-length copy: this loop is the decoder's hot path.
+        let rest = r.rest();
+        r.take(nbytes).ok_or(err)?;
         let prefix = if v6 {
             if len > 128 {
                 return Err(err);
             }
-            let mut a = [0u8; 16];
-            a.iter_mut().zip(src).for_each(|(d, s)| *d = *s);
-            let bits = u128::from_be_bytes(a);
+            let bits = match rest.first_chunk::<16>() {
+                Some(w) => u128::from_be_bytes(*w),
+                None => {
+                    let mut a = [0u8; 16];
+                    a.iter_mut().zip(rest).for_each(|(d, s)| *d = *s);
+                    u128::from_be_bytes(a)
+                }
+            };
             let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
             IpNet::V6(Ipv6Net::new(Ipv6Addr::from(bits & mask), len).map_err(|_| err)?)
         } else {
             if len > 32 {
                 return Err(err);
             }
-            let bits = src
-                .iter()
-                .enumerate()
-                .fold(0u32, |acc, (i, &b)| acc | u32::from(b) << (24 - 8 * i));
+            let bits = match rest.first_chunk::<4>() {
+                Some(w) => u32::from_be_bytes(*w),
+                None => {
+                    let mut a = [0u8; 4];
+                    a.iter_mut().zip(rest).for_each(|(d, s)| *d = *s);
+                    u32::from_be_bytes(a)
+                }
+            };
             let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
             IpNet::V4(Ipv4Net::new(Ipv4Addr::from(bits & mask), len).map_err(|_| err)?)
         };
