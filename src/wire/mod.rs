@@ -322,7 +322,7 @@ pub fn encode(msg: &Message, ctx: &Ctx, out: &mut BytesMut) -> Result<(), Encode
 
 /// Encodes one message into a fresh buffer.
 pub fn encode_to_vec(msg: &Message, ctx: &Ctx) -> Result<Vec<u8>, EncodeError> {
-    let mut out = BytesMut::new();
+    let mut out = BytesMut::with_capacity(MAX_MESSAGE_LEN);
     encode(msg, ctx, &mut out)?;
     Ok(out.to_vec())
 }
