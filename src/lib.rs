@@ -15,6 +15,7 @@
 //! | `rib`       | core    | Adj-RIB-In, Loc-RIB, Adj-RIB-Out, best path, reflection    (planned)  |
 //! | `policy`    | core    | Calico's export and kernel filters as typed rules          (planned)  |
 //! | [`config`]  | adapter | the static TOML file: format, defaults, validation; only `load` reads  |
+//! | [`sockopt`] | adapter | TCP-MD5 and GTSM socket options: the one module allowed `unsafe`     |
 //! | `session`   | adapter | tokio TCP sessions driving `fsm`                           (planned)  |
 //! | `fib`       | adapter | kernel route sync over netlink, behind a trait             (planned)  |
 //! | `datastore` | adapter | etcd v3 (Calico) and static TOML sources, behind a trait   (planned)  |
@@ -30,4 +31,5 @@
 
 pub mod config;
 pub mod fsm;
+pub mod sockopt;
 pub mod wire;
