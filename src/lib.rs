@@ -16,7 +16,7 @@
 //! | `policy`    | core    | Calico's export and kernel filters as typed rules          (planned)  |
 //! | [`config`]  | adapter | the static TOML file: format, defaults, validation; only `load` reads  |
 //! | [`sockopt`] | adapter | TCP-MD5 and GTSM socket options: the one module allowed `unsafe`     |
-//! | `session`   | adapter | tokio TCP sessions driving `fsm`                           (planned)  |
+//! | [`session`] | adapter | tokio TCP sessions driving `fsm`; the listener; `wren run`             |
 //! | `fib`       | adapter | kernel route sync over netlink, behind a trait             (planned)  |
 //! | `datastore` | adapter | etcd v3 (Calico) and static TOML sources, behind a trait   (planned)  |
 //! | `control`   | adapter | BIRD-compatible control socket and the `wren` CLI          (planned)  |
@@ -31,5 +31,6 @@
 
 pub mod config;
 pub mod fsm;
+pub mod session;
 pub mod sockopt;
 pub mod wire;

@@ -28,6 +28,14 @@ enum Command {
         #[arg(long, short, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Run the daemon: hold BGP sessions with every configured peer until SIGINT or SIGTERM.
+    /// Exits 1 when the file cannot be read or the daemon cannot start, 2 when it is invalid.
+    /// Logs go to stderr; RUST_LOG sets the level (default info).
+    Run {
+        /// The TOML configuration file.
+        #[arg(long, short, value_name = "FILE")]
+        config: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -35,6 +43,53 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Demo => demo(),
         Command::Check { config } => check(config),
+        Command::Run { config } => run(config),
+    }
+}
+
+/// `wren run`: load the configuration (failing as `wren check` does), then run the sessions.
+fn run(path: PathBuf) -> ExitCode {
+    let config = match wren::config::Config::load(&path) {
+        Ok(c) => c,
+        Err(e @ wren::config::Error::Read { .. }) => {
+            eprintln!("wren run: {e}");
+            return ExitCode::from(1);
+        }
+        Err(e) => {
+            eprintln!("wren run: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = wren::session::check_supported(&config) {
+        eprintln!("wren run: {}: {e}", config.origin);
+        return ExitCode::from(2);
+    }
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("wren run: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let result = runtime.block_on(wren::session::run(config));
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e}");
+            eprintln!("wren run: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 

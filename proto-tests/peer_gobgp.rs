@@ -1,0 +1,233 @@
+//! Interop: `wren run` holds real BGP sessions with GoBGP in two namespaces.
+//!
+//! * eBGP with a 4-octet AS on wren's side, over IPv4 and IPv6: both sessions reach Established,
+//!   GoBGP learns wren's originated prefixes with AS path [wren's AS] and wren's link addresses as
+//!   next hops, wren receives GoBGP's prefixes, and a GoBGP restart takes the sessions down and
+//!   back up.
+//! * iBGP: the session reaches Established and GoBGP sees LOCAL_PREF 100 and an empty AS path.
+//!
+//! Needs root and `gobgpd`, so `#[ignore]`d and run by `make test`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+#[path = "lab/mod.rs"]
+mod lab;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use lab::gobgp::{Gobgp, GobgpConfig, GobgpNeighbor};
+use lab::{find_route, wait_until, Family, Lab, LabError, Node, ProcHandle, Route};
+
+const WREN_AS: u32 = 4_200_000_001;
+const GOBGP_AS: u32 = 64513;
+const DEADLINE: Duration = Duration::from_secs(30);
+
+/// wren's configuration: one peer per GoBGP address, ConnectRetry 3 s, the given originations.
+fn wren_config(asn: u32, router_id: &str, peers: &[(IpAddr, u32)], originate: &[&str]) -> String {
+    let mut s = format!(
+        "[global]\nasn = {asn}\nrouter_id = \"{router_id}\"\nlisten_address = \"::\"\n\n\
+         [control]\nsocket = \"/nonexistent/wren.ctl\"\n\n"
+    );
+    for (addr, peer_as) in peers {
+        s.push_str(&format!(
+            "[[peer]]\naddress = \"{addr}\"\nasn = {peer_as}\nconnect_retry = 3\nhold_time = 9\n\n"
+        ));
+    }
+    for p in originate {
+        s.push_str(&format!("[[originate]]\nprefix = \"{p}\"\n\n"));
+    }
+    s
+}
+
+fn start_wren(lab: &Lab, node: &Node, config: &str) -> ProcHandle {
+    let path = lab.write_file("wren.toml", config).unwrap();
+    let path = path.to_string_lossy().into_owned();
+    node.spawn(
+        "wren",
+        &[
+            "env",
+            "RUST_LOG=debug",
+            env!("CARGO_BIN_EXE_wren"),
+            "run",
+            "--config",
+            &path,
+        ],
+    )
+    .unwrap()
+}
+
+fn wren_log(wren: &ProcHandle) -> String {
+    std::fs::read_to_string(wren.log_path()).unwrap_or_default()
+}
+
+/// Waits until wren's log holds `needle` at least `times` times.
+#[track_caller]
+fn wait_for_log(wren: &ProcHandle, needle: &str, times: usize) {
+    wait_until(
+        DEADLINE,
+        &format!("wren to log {needle:?} {times} times"),
+        || {
+            let log = wren_log(wren);
+            let n = log.matches(needle).count();
+            if n >= times {
+                Ok(true)
+            } else if !wren.is_running() {
+                Err(LabError::new(format!(
+                    "wren exited ({:?}); log:\n{log}",
+                    wren.exit_status()
+                )))
+            } else {
+                Err(LabError::new(format!(
+                    "seen {n} times; log tail:\n{}",
+                    wren.log_tail(20)
+                )))
+            }
+        },
+    )
+    .unwrap();
+}
+
+#[track_caller]
+fn wait_established(gobgp: &Gobgp, peer: IpAddr) {
+    wait_until(
+        DEADLINE,
+        &format!("GoBGP session with {peer} established"),
+        || {
+            let state = gobgp.neighbor_state(peer)?;
+            if state == "established" {
+                Ok(true)
+            } else {
+                Err(LabError::new(format!("GoBGP reports {state:?}")))
+            }
+        },
+    )
+    .unwrap();
+}
+
+#[track_caller]
+fn wait_for_route(gobgp: &Gobgp, family: Family, prefix: &str, next_hop: IpAddr, path: &[u32]) {
+    let want = Route {
+        prefix: prefix.to_owned(),
+        next_hop: Some(next_hop),
+        as_path: path.to_vec(),
+    };
+    wait_until(DEADLINE, &format!("GoBGP to have {want:?}"), || {
+        let routes = gobgp.rib(family)?;
+        match find_route(&routes, prefix) {
+            Some(r) if *r == want => Ok(true),
+            found => Err(LabError::new(format!(
+                "GoBGP has {found:?}; whole table: {routes:#?}"
+            ))),
+        }
+    })
+    .unwrap();
+}
+
+fn gobgp_config(
+    asn: u32,
+    link: &lab::Link,
+    wren_v4: IpAddr,
+    wren_v6: Option<IpAddr>,
+    peer_as: u32,
+) -> GobgpConfig {
+    let mut c = GobgpConfig::new(asn, link.a_v4)
+        .neighbor(GobgpNeighbor::new(wren_v4, peer_as).local_address(IpAddr::V4(link.a_v4)));
+    if let Some(v6) = wren_v6 {
+        c = c.neighbor(GobgpNeighbor::new(v6, peer_as).local_address(IpAddr::V6(link.a_v6)));
+    }
+    c
+}
+
+#[test]
+#[ignore = "needs root and gobgpd: run via make test"]
+fn wren_and_gobgp_exchange_prefixes_over_ebgp_and_survive_a_gobgp_restart() {
+    let lab = Lab::new("peer_gobgp_ebgp").unwrap();
+    lab::require_binaries(&["gobgpd", "gobgp", "ip"]).unwrap();
+    let a = lab.add_node("a").unwrap();
+    let b = lab.add_node("b").unwrap();
+    let link = lab.link(&a, &b).unwrap();
+    let (a4, b4, a6, b6) = (
+        IpAddr::V4(link.a_v4),
+        IpAddr::V4(link.b_v4),
+        IpAddr::V6(link.a_v6),
+        IpAddr::V6(link.b_v6),
+    );
+
+    let gcfg = gobgp_config(GOBGP_AS, &link, b4, Some(b6), WREN_AS);
+    let gobgp = Gobgp::start(&a, &gcfg).unwrap();
+    gobgp.announce("198.51.100.0/24").unwrap();
+    gobgp.announce("2001:db8:b::/48").unwrap();
+
+    let wren = start_wren(
+        &lab,
+        &b,
+        &wren_config(
+            WREN_AS,
+            &link.b_v4.to_string(),
+            &[(a4, GOBGP_AS), (a6, GOBGP_AS)],
+            &["203.0.113.0/24", "2001:db8:a::/48"],
+        ),
+    );
+
+    wait_established(&gobgp, b4);
+    wait_established(&gobgp, b6);
+    wait_for_route(&gobgp, Family::Ipv4, "203.0.113.0/24", b4, &[WREN_AS]);
+    wait_for_route(&gobgp, Family::Ipv6, "2001:db8:a::/48", b6, &[WREN_AS]);
+    // GoBGP's prefixes reach wren's Adj-RIB-In.
+    wait_for_log(&wren, &format!("received 198.51.100.0/24 via {a4}"), 1);
+    wait_for_log(&wren, &format!("received 2001:db8:b::/48 via {a6}"), 1);
+    let log = wren_log(&wren);
+    assert_eq!(log.matches("session established").count(), 2, "{log}");
+
+    // Stopping GoBGP takes both sessions down; restarting it brings them back.
+    gobgp.proc().kill().unwrap();
+    wait_for_log(&wren, "session down", 2);
+    let gobgp = Gobgp::start(&a, &gcfg).unwrap();
+    gobgp.announce("198.51.100.0/24").unwrap();
+    wait_for_log(&wren, "session established", 4);
+    wait_established(&gobgp, b4);
+    wait_established(&gobgp, b6);
+    wait_for_route(&gobgp, Family::Ipv4, "203.0.113.0/24", b4, &[WREN_AS]);
+    wait_for_route(&gobgp, Family::Ipv6, "2001:db8:a::/48", b6, &[WREN_AS]);
+    wait_for_log(&wren, &format!("received 198.51.100.0/24 via {a4}"), 2);
+    assert!(wren.is_running(), "{}", wren_log(&wren));
+}
+
+#[test]
+#[ignore = "needs root and gobgpd: run via make test"]
+fn wren_and_gobgp_hold_an_ibgp_session_with_local_pref_and_empty_as_path() {
+    let lab = Lab::new("peer_gobgp_ibgp").unwrap();
+    lab::require_binaries(&["gobgpd", "gobgp", "ip"]).unwrap();
+    let a = lab.add_node("a").unwrap();
+    let b = lab.add_node("b").unwrap();
+    let link = lab.link(&a, &b).unwrap();
+    let (a4, b4) = (IpAddr::V4(link.a_v4), IpAddr::V4(link.b_v4));
+
+    let gobgp = Gobgp::start(&a, &gobgp_config(GOBGP_AS, &link, b4, None, GOBGP_AS)).unwrap();
+    gobgp.announce("198.51.100.0/24").unwrap();
+    let wren = start_wren(
+        &lab,
+        &b,
+        &wren_config(
+            GOBGP_AS,
+            &link.b_v4.to_string(),
+            &[(a4, GOBGP_AS)],
+            &["203.0.113.0/24"],
+        ),
+    );
+
+    wait_established(&gobgp, b4);
+    wait_for_route(&gobgp, Family::Ipv4, "203.0.113.0/24", b4, &[]);
+    let json = gobgp
+        .cli(&["global", "rib", "-a", "ipv4", "-j"])
+        .unwrap()
+        .replace(' ', "");
+    let v: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    let attrs = v["203.0.113.0/24"][0]["attrs"].as_array().unwrap();
+    let local_pref = attrs
+        .iter()
+        .find(|a| a["type"] == 5)
+        .unwrap_or_else(|| panic!("no LOCAL_PREF in {json}"));
+    assert_eq!(local_pref["value"], 100, "{json}");
+    wait_for_log(&wren, &format!("received 198.51.100.0/24 via {a4}"), 1);
+}

@@ -1,0 +1,163 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use super::*;
+use crate::wire::{code, Capability, Notification, Open, RouteRefresh};
+
+fn config(local_as: u32, peer_as: u32, port: u16) -> config::Config {
+    let text = format!(
+        "[global]\nasn = {local_as}\nrouter_id = \"10.0.0.1\"\n\
+         [[peer]]\naddress = \"127.0.0.1\"\nasn = {peer_as}\nport = {port}\n\
+         connect_retry = 1\nhold_time = 9\n\
+         [[originate]]\nprefix = \"203.0.113.0/24\"\ncommunities = [\"65001:7\"]\n\
+         [[originate]]\nprefix = \"2001:db8:a::/48\"\n"
+    );
+    config::Config::from_str(&text, "test").unwrap()
+}
+
+fn task(c: &config::Config) -> PeerTask {
+    let (tx, rx) = mpsc::channel(INPUT_QUEUE);
+    PeerTask::new(c, &c.peers[0], tx, rx)
+}
+
+#[test]
+fn ebgp_announcements_carry_our_as_and_no_local_pref() {
+    let c = config(65001, 65002, 179);
+    let t = task(&c);
+    let local: IpAddr = "192.0.2.9".parse().unwrap();
+    let groups = t.originated(Family::IPV4_UNICAST, local);
+    assert_eq!(groups.len(), 1);
+    let (nh, comms, nlri) = &groups[0];
+    let u = t.originate_update(Family::IPV4_UNICAST, *nh, comms, nlri);
+    assert_eq!(u.attrs.next_hop, Some(Ipv4Addr::new(192, 0, 2, 9)));
+    assert_eq!(u.attrs.as_path, Some(AsPath::from_sequence([65001])));
+    assert_eq!(u.attrs.local_pref, None);
+    assert_eq!(u.attrs.origin, Some(Origin::Igp));
+    assert_eq!(u.attrs.communities, vec![Community::new(65001, 7)]);
+    assert_eq!(u.nlri, vec![Nlri::new("203.0.113.0/24".parse().unwrap())]);
+    // No IPv6 next hop on an IPv4 session: the IPv6 prefix is not announced.
+    assert!(t.originated(Family::IPV6_UNICAST, local).is_empty());
+}
+
+#[test]
+fn ibgp_announcements_have_an_empty_path_and_local_pref_100() {
+    let c = config(65001, 65001, 179);
+    let t = task(&c);
+    let local: IpAddr = "2001:db8::2".parse().unwrap();
+    let groups = t.originated(Family::IPV6_UNICAST, local);
+    let (nh, comms, nlri) = &groups[0];
+    let u = t.originate_update(Family::IPV6_UNICAST, *nh, comms, nlri);
+    assert_eq!(u.attrs.as_path, Some(AsPath::from_sequence([])));
+    assert_eq!(u.attrs.local_pref, Some(100));
+    assert_eq!(u.attrs.next_hop, None);
+    let mp = u.mp_reach.unwrap();
+    assert_eq!(mp.family, Family::IPV6_UNICAST);
+    assert_eq!(mp.next_hop.addr(), local);
+    assert!(u.nlri.is_empty());
+}
+
+async fn read_msg(s: &mut TcpStream) -> Option<Message> {
+    let mut head = [0u8; wire::HEADER_LEN];
+    s.read_exact(&mut head).await.ok()?;
+    let len = usize::from(u16::from_be_bytes([head[16], head[17]]));
+    let mut frame = head.to_vec();
+    frame.resize(len, 0);
+    s.read_exact(&mut frame[wire::HEADER_LEN..]).await.ok()?;
+    Some(wire::decode(&frame, &Ctx::default()).unwrap().message)
+}
+
+/// Reads until a message that is not a KEEPALIVE.
+async fn read_non_keepalive(s: &mut TcpStream) -> Message {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), read_msg(s))
+            .await
+            .unwrap()
+        {
+            Some(Message::Keepalive) => continue,
+            Some(m) => return m,
+            None => panic!("connection closed"),
+        }
+    }
+}
+
+async fn send(s: &mut TcpStream, m: Message) {
+    s.write_all(&wire::encode_to_vec(&m, &Ctx::default()).unwrap())
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_session_comes_up_announces_with_end_of_rib_and_answers_route_refresh() {
+    let fake = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = fake.local_addr().unwrap().port();
+    let c = config(65001, 65002, port);
+    tokio::spawn(task(&c).run());
+
+    let (mut s, _) = tokio::time::timeout(Duration::from_secs(10), fake.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let Message::Open(open) = read_non_keepalive(&mut s).await else {
+        panic!("expected OPEN");
+    };
+    assert_eq!(open.asn(), 65001);
+    let ours = Open::new(
+        65002,
+        9,
+        Ipv4Addr::new(10, 0, 0, 2),
+        vec![
+            Capability::Multiprotocol(Family::IPV4_UNICAST),
+            Capability::RouteRefresh,
+        ],
+    );
+    send(&mut s, Message::Open(ours)).await;
+    send(&mut s, Message::Keepalive).await;
+
+    for _round in 0..2 {
+        let Message::Update(u) = read_non_keepalive(&mut s).await else {
+            panic!("expected UPDATE");
+        };
+        assert_eq!(u.nlri, vec![Nlri::new("203.0.113.0/24".parse().unwrap())]);
+        assert_eq!(u.attrs.next_hop, Some(Ipv4Addr::LOCALHOST));
+        let Message::Update(eor) = read_non_keepalive(&mut s).await else {
+            panic!("expected End-of-RIB");
+        };
+        assert_eq!(eor.as_end_of_rib(), Some(Family::IPV4_UNICAST));
+        send(
+            &mut s,
+            Message::RouteRefresh(RouteRefresh::new(Family::IPV4_UNICAST)),
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn the_listener_rejects_unknown_addresses_with_cease_connection_rejected() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(super::super::listener::accept_loop(
+        listener,
+        HashMap::new(),
+    ));
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let m = tokio::time::timeout(Duration::from_secs(10), read_msg(&mut s))
+        .await
+        .unwrap();
+    assert_eq!(
+        m,
+        Some(Message::Notification(Notification::new(
+            code::CEASE,
+            wire::cease_subcode::CONNECTION_REJECTED
+        )))
+    );
+    let mut rest = Vec::new();
+    let n = s.read_to_end(&mut rest).await.unwrap();
+    assert_eq!(n, 0);
+}
