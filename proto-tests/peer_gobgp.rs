@@ -231,3 +231,67 @@ fn wren_and_gobgp_hold_an_ibgp_session_with_local_pref_and_empty_as_path() {
     assert_eq!(local_pref["value"], 100, "{json}");
     wait_for_log(&wren, &format!("received 198.51.100.0/24 via {a4}"), 1);
 }
+
+/// Reads a kernel TCP counter (e.g. `TcpExtTCPMD5Failure`) inside a namespace with `nstat`.
+fn tcp_counter(node: &Node, name: &str) -> Result<u64, LabError> {
+    let out = node.exec(&["nstat", "-az", name])?;
+    out.lines()
+        .find_map(|l| {
+            let mut f = l.split_whitespace();
+            (f.next() == Some(name)).then(|| f.next().and_then(|v| v.parse().ok()))?
+        })
+        .ok_or_else(|| LabError::new(format!("no {name} in nstat output:\n{out}")))
+}
+
+#[test]
+#[ignore = "needs root and gobgpd: run via make test"]
+fn tcp_md5_with_the_same_password_forms_a_session_and_a_wrong_one_is_dropped_by_the_kernel() {
+    let lab = Lab::new("peer_gobgp_md5").unwrap();
+    lab::require_binaries(&["gobgpd", "gobgp", "ip", "nstat"]).unwrap();
+    let a = lab.add_node("a").unwrap();
+    let b = lab.add_node("b").unwrap();
+    let link = lab.link(&a, &b).unwrap();
+    let (a4, b4) = (IpAddr::V4(link.a_v4), IpAddr::V4(link.b_v4));
+    let config = wren_config(
+        WREN_AS,
+        &link.b_v4.to_string(),
+        &[(a4, GOBGP_AS)],
+        &["203.0.113.0/24"],
+    )
+    .replace(
+        "hold_time = 9\n",
+        "hold_time = 9\npassword = \"calico-md5\"\n",
+    );
+
+    // Same password on both sides: the session forms and routes flow.
+    let neighbor = GobgpNeighbor::new(b4, WREN_AS).local_address(a4);
+    let gcfg =
+        GobgpConfig::new(GOBGP_AS, link.a_v4).neighbor(neighbor.clone().password("calico-md5"));
+    let gobgp = Gobgp::start(&a, &gcfg).unwrap();
+    let wren = start_wren(&lab, &b, &config);
+    wait_established(&gobgp, b4);
+    wait_for_route(&gobgp, Family::Ipv4, "203.0.113.0/24", b4, &[WREN_AS]);
+    gobgp.proc().kill().unwrap();
+    wait_for_log(&wren, "session down", 1);
+
+    // A wrong password: the kernel drops the segments and counts them; no session forms.
+    let before = tcp_counter(&b, "TcpExtTCPMD5Failure").unwrap();
+    let gcfg = GobgpConfig::new(GOBGP_AS, link.a_v4).neighbor(neighbor.password("wrong-secret"));
+    let gobgp = Gobgp::start(&a, &gcfg).unwrap();
+    wait_until(DEADLINE, "wren's kernel to count MD5 failures", || {
+        let n = tcp_counter(&b, "TcpExtTCPMD5Failure")?;
+        if n > before {
+            Ok(true)
+        } else {
+            Err(LabError::new(format!("TcpExtTCPMD5Failure still {n}")))
+        }
+    })
+    .unwrap();
+    assert_ne!(gobgp.neighbor_state(b4).unwrap(), "established");
+    assert_eq!(
+        wren_log(&wren).matches("session established").count(),
+        1,
+        "{}",
+        wren_log(&wren)
+    );
+}

@@ -60,10 +60,6 @@ fn run(path: PathBuf) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(e) = wren::session::check_supported(&config) {
-        eprintln!("wren run: {}: {e}", config.origin);
-        return ExitCode::from(2);
-    }
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()

@@ -20,6 +20,7 @@ use tokio::time::Instant;
 
 use crate::config::{self, Originate};
 use crate::fsm::{self, Action, Direction, Event, Timer};
+use crate::sockopt;
 use crate::wire::{
     self, AsPath, Community, Ctx, DecodeError, Family, Message, MpReach, Negotiated, NextHop, Nlri,
     Origin, PathAttributes, RouteRefreshSubtype, Update,
@@ -89,6 +90,7 @@ pub struct PeerTask {
     remote: SocketAddr,
     local_address: Option<IpAddr>,
     multihop: Option<u8>,
+    security: Security,
     local_asn: u32,
     ibgp: bool,
     originate: Vec<Originate>,
@@ -116,6 +118,13 @@ impl PeerTask {
             remote: SocketAddr::new(peer.address, peer.port),
             local_address: peer.local_address,
             multihop: peer.multihop,
+            security: Security {
+                password: peer
+                    .password
+                    .as_ref()
+                    .map(|p| p.expose().as_bytes().to_vec()),
+                ttl_security: peer.ttl_security,
+            },
             local_asn: config.global.asn,
             ibgp: peer.is_ibgp(config.global.asn),
             originate: config.originate.clone(),
@@ -184,7 +193,7 @@ impl PeerTask {
                     }
                     Ok(_) => {}
                     Err(e) => {
-                        tracing::debug!(
+                        tracing::info!(
                             "peer {}: connect to {} failed: {e}",
                             self.name,
                             self.remote
@@ -229,6 +238,23 @@ impl PeerTask {
     }
 
     /// Splits `stream` into a reader and a writer task and records it as the `dir` connection.
+    /// Sets the TTL options of an established connection: GTSM for inbound ones (outbound ones got
+    /// it before `connect`), or the eBGP multihop TTL. Errors are returned, never ignored.
+    fn set_ttl_options(&self, dir: Direction, stream: &TcpStream) -> io::Result<()> {
+        let ip = self.remote.ip();
+        match (self.security.ttl_security, self.multihop) {
+            (Some(hops), _) if dir == Direction::Inbound => {
+                sockopt::set_gtsm(stream, ip, hops).map_err(io::Error::other)
+            }
+            (Some(_), _) => Ok(()),
+            (None, Some(ttl)) => match ip {
+                IpAddr::V4(_) => stream.set_ttl(u32::from(ttl)),
+                IpAddr::V6(_) => socket2::SockRef::from(stream).set_unicast_hops_v6(u32::from(ttl)),
+            },
+            (None, None) => Ok(()),
+        }
+    }
+
     fn install(&mut self, dir: Direction, stream: TcpStream) -> bool {
         let local = match stream.local_addr() {
             Ok(a) => a,
@@ -238,8 +264,9 @@ impl PeerTask {
             }
         };
         let _ = stream.set_nodelay(true);
-        if let Some(ttl) = self.multihop {
-            let _ = stream.set_ttl(u32::from(ttl));
+        if let Err(e) = self.set_ttl_options(dir, &stream) {
+            tracing::error!("peer {}: {e}; closing the connection", self.name);
+            return false;
         }
         let gen = self.gen();
         let (rd, wr) = stream.into_split();
@@ -319,8 +346,9 @@ impl PeerTask {
                 let gen = self.gen();
                 let tx = self.tx.clone();
                 let (remote, local) = (self.remote, self.local_address);
+                let security = self.security.clone();
                 let task = tokio::spawn(async move {
-                    let result = connect(remote, local).await;
+                    let result = connect(remote, local, &security).await;
                     let _ = tx.send(Input::Connected { gen, result }).await;
                 });
                 self.connecting = Some((gen, task));
@@ -584,12 +612,34 @@ async fn sleep_until(at: Option<Instant>) {
     }
 }
 
-/// Opens a TCP connection to `remote`, from `local` when set.
-async fn connect(remote: SocketAddr, local: Option<IpAddr>) -> io::Result<TcpStream> {
+/// Session security of one peer: TCP-MD5 key (RFC 2385) and GTSM hops (RFC 5082).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Security {
+    /// TCP-MD5 key; installed on the outbound socket before `connect` and on the listener before
+    /// any SYN can arrive (see `super::run`).
+    pub password: Option<Vec<u8>>,
+    /// GTSM: accept only packets from at most this many hops away.
+    pub ttl_security: Option<u8>,
+}
+
+/// Opens a TCP connection to `remote`, from `local` when set, with the peer's MD5 key and GTSM
+/// options in place before the SYN is sent. A socket option that cannot be set fails the attempt
+/// with an error naming it; it is never skipped.
+async fn connect(
+    remote: SocketAddr,
+    local: Option<IpAddr>,
+    security: &Security,
+) -> io::Result<TcpStream> {
     let socket = match remote {
         SocketAddr::V4(_) => TcpSocket::new_v4()?,
         SocketAddr::V6(_) => TcpSocket::new_v6()?,
     };
+    if let Some(key) = &security.password {
+        sockopt::set_md5_key(&socket, remote.ip(), key).map_err(io::Error::other)?;
+    }
+    if let Some(hops) = security.ttl_security {
+        sockopt::set_gtsm(&socket, remote.ip(), hops).map_err(io::Error::other)?;
+    }
     if let Some(local) = local {
         socket.bind(SocketAddr::new(local, 0))?;
     }

@@ -27,6 +27,11 @@
 //! processing. When a RIB task arrives, route processing moves there and the peer task only
 //! forwards UPDATEs over a channel.
 //!
+//! Security: a peer's TCP-MD5 key (RFC 2385) is installed on the listener before `listen(2)` and on
+//! each outbound socket before `connect(2)`; GTSM (RFC 5082) goes on outbound sockets before
+//! `connect` and on accepted ones at once; both through [`crate::sockopt`]. A failure to set either
+//! stops startup or fails that connection attempt with the error logged — never a silent fallback.
+//!
 //! Shutdown: on SIGINT/SIGTERM [`run`] returns and the runtime drops every task, which closes the
 //! sockets without a NOTIFICATION. A graceful-restart-friendly shutdown (Cease, or keeping
 //! forwarding state for RFC 4724) comes later.
@@ -35,7 +40,7 @@ pub mod driver;
 pub mod listener;
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use tokio::sync::mpsc;
 
@@ -44,14 +49,6 @@ use crate::config::Config;
 /// Why the daemon could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// A configured feature that this version does not implement yet.
-    #[error("{key}: {what} is not supported yet; remove it from the configuration")]
-    Unsupported {
-        /// The key path, such as `peer[0].password`.
-        key: String,
-        /// The feature.
-        what: &'static str,
-    },
     /// The listening socket could not be opened.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -65,24 +62,42 @@ pub enum Error {
     Signal(std::io::Error),
 }
 
-/// Refuses configurations that use features the session layer does not implement yet (TCP-MD5,
-/// RFC 2385, and GTSM, RFC 5082), rather than silently running without them.
-pub fn check_supported(config: &Config) -> Result<(), Error> {
-    for (i, p) in config.peers.iter().enumerate() {
-        if p.password.is_some() {
-            return Err(Error::Unsupported {
-                key: format!("peer[{i}].password"),
-                what: "TCP-MD5 (RFC 2385)",
-            });
-        }
-        if p.ttl_security.is_some() {
-            return Err(Error::Unsupported {
-                key: format!("peer[{i}].ttl_security"),
-                what: "GTSM (RFC 5082)",
-            });
-        }
+/// Binds the listening socket with every peer's TCP-MD5 key installed before `listen(2)`, so
+/// that a signed SYN is accepted and an unsigned one from a peer with a key is dropped by the kernel
+/// (RFC 2385 §4; a key added after `accept` would be too late). On a dual-stack `::` listener,
+/// IPv4 peers' keys are installed for their IPv4-mapped addresses.
+fn bind_listener(config: &Config) -> Result<tokio::net::TcpListener, Error> {
+    let listen = SocketAddr::new(config.global.listen_address, config.global.listen_port);
+    let io_err = |source| Error::Listen {
+        addr: listen,
+        source,
+    };
+    let socket = match listen {
+        SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4(),
+        SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6(),
     }
-    Ok(())
+    .map_err(io_err)?;
+    socket.set_reuseaddr(true).map_err(io_err)?;
+    for p in &config.peers {
+        let Some(password) = &p.password else {
+            continue;
+        };
+        let addr = match (listen, p.address) {
+            (SocketAddr::V6(_), IpAddr::V4(a)) => IpAddr::V6(a.to_ipv6_mapped()),
+            (SocketAddr::V4(_), IpAddr::V6(_)) => {
+                tracing::warn!(
+                    "peer {}: IPv6 peer cannot reach the IPv4 listener {listen}; no key installed",
+                    p.name
+                );
+                continue;
+            }
+            (_, a) => a,
+        };
+        crate::sockopt::set_md5_key(&socket, addr, password.expose().as_bytes())
+            .map_err(|e| io_err(std::io::Error::other(e)))?;
+    }
+    socket.bind(listen).map_err(io_err)?;
+    socket.listen(1024).map_err(io_err)
 }
 
 /// Runs the daemon until SIGINT or SIGTERM: binds the listener, starts one task per peer, and
@@ -90,17 +105,11 @@ pub fn check_supported(config: &Config) -> Result<(), Error> {
 pub async fn run(config: Config) -> Result<(), Error> {
     use tokio::signal::unix::{signal, SignalKind};
 
-    check_supported(&config)?;
     let mut term = signal(SignalKind::terminate()).map_err(Error::Signal)?;
     let mut int = signal(SignalKind::interrupt()).map_err(Error::Signal)?;
 
     let listen = SocketAddr::new(config.global.listen_address, config.global.listen_port);
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|source| Error::Listen {
-            addr: listen,
-            source,
-        })?;
+    let listener = bind_listener(&config)?;
     tracing::info!(
         "listening on {listen}; local AS {}, router id {}, {} peers",
         config.global.asn,
