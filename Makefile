@@ -1,5 +1,5 @@
 # wren — the two commands of the README, and their stages.
-#   make demo   build wren and run the demo lab
+#   make demo   build wren and run the demo lab (root: it creates network namespaces)
 #   make test   install what is missing, then lint and run every test (privileged ones included)
 SHELL := /bin/bash
 CARGO ?= cargo
@@ -9,9 +9,10 @@ CARGO ?= cargo
 deps:
 	@.ci/deps
 
+# The codec round trip, then the lab: GoBGP "ToR router" + two wren nodes in namespaces (root).
 demo: deps
-	$(CARGO) build --release --bin wren
-	target/release/wren demo
+	@$(CARGO) run -q --bin wren -- demo
+	@$(CARGO) test -q --test demo_lab the_demo_lab -- --include-ignored --nocapture
 
 # Each stage prints how long it took.
 test: deps

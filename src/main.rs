@@ -17,8 +17,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Show what wren does today: encode and decode a BGP UPDATE, and describe the peering demo
-    /// that `make demo` will run once sessions land.
+    /// Encode and decode the BGP UPDATE a Calico node sends for its block (the first part of
+    /// `make demo`; the second part is the namespace lab in `proto-tests/demo_lab.rs`).
     Demo,
     /// Validate a configuration file and print a summary of it. Exits 0 when valid, 2 when the
     /// file is invalid (TOML error or broken rule), 1 when it cannot be read. Without --config,
@@ -180,9 +180,8 @@ fn demo() -> ExitCode {
         }
     }
     println!(
-        "\nComing next (the peering issue): this command will start two wren speakers and a GoBGP\n\
-         \"ToR router\" in network namespaces, show the sessions that come up and the routes each\n\
-         side learns, then tear the lab down."
+        "\nNext, `make demo` starts two wren speakers and a GoBGP \"ToR router\" in network\n\
+         namespaces and shows the sessions that come up and the routes each side learns."
     );
     ExitCode::SUCCESS
 }
