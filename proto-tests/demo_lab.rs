@@ -22,7 +22,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use lab::gobgp::{Gobgp, GobgpConfig, GobgpNeighbor};
-use lab::{find_route, wait_until, Family, Lab, LabError, Node, ProcHandle, Route};
+use lab::wren::Wren;
+use lab::{wait_until, Family, Lab, LabError, Route};
 
 const TOR_AS: u32 = 65000;
 const NODE_AS: u32 = 64512;
@@ -45,29 +46,6 @@ fn wren_config(router_id: IpAddr, peers: &[(&str, IpAddr, u32)], block: &str) ->
     }
     s.push_str(&format!("[[originate]]\nprefix = \"{block}\"\n"));
     s
-}
-
-fn start_wren(lab: &Lab, node: &Node, config: &str) -> ProcHandle {
-    let path = lab
-        .write_file(&format!("{}-wren.toml", node.name()), config)
-        .unwrap();
-    let path = path.to_string_lossy().into_owned();
-    node.spawn(
-        "wren",
-        &[
-            "env",
-            "RUST_LOG=debug",
-            env!("CARGO_BIN_EXE_wren"),
-            "run",
-            "--config",
-            &path,
-        ],
-    )
-    .unwrap()
-}
-
-fn wren_log(wren: &ProcHandle) -> String {
-    std::fs::read_to_string(wren.log_path()).unwrap_or_default()
 }
 
 /// What a wren node has logged receiving: `(peer name, prefix, next hop)`, in order, no repeats.
@@ -106,67 +84,31 @@ fn established(log: &str) -> BTreeMap<String, usize> {
 }
 
 #[track_caller]
-fn wait_received(wren: &ProcHandle, peer: &str, prefix: &str, nh: IpAddr) {
+fn wait_received(wren: &Wren, peer: &str, prefix: &str, nh: IpAddr) {
     let want = (peer.to_owned(), prefix.to_owned(), nh.to_string());
     wait_until(
         DEADLINE,
         &format!(
             "wren ({}) to receive {prefix} via {nh} from {peer}",
-            wren.name()
+            wren.proc().name()
         ),
         || {
-            let log = wren_log(wren);
+            let log = wren.log();
             if received(&log).contains(&want) {
                 Ok(true)
-            } else if !wren.is_running() {
+            } else if !wren.proc().is_running() {
                 Err(LabError::new(format!(
                     "wren exited ({:?}); log:\n{log}",
-                    wren.exit_status()
+                    wren.proc().exit_status()
                 )))
             } else {
                 Err(LabError::new(format!(
                     "not yet; log tail:\n{}",
-                    wren.log_tail(20)
+                    wren.proc().log_tail(20)
                 )))
             }
         },
     )
-    .unwrap();
-}
-
-#[track_caller]
-fn wait_established(gobgp: &Gobgp, peer: IpAddr) {
-    wait_until(
-        DEADLINE,
-        &format!("GoBGP session with {peer} established"),
-        || {
-            let state = gobgp.neighbor_state(peer)?;
-            if state == "established" {
-                Ok(true)
-            } else {
-                Err(LabError::new(format!("GoBGP reports {state:?}")))
-            }
-        },
-    )
-    .unwrap();
-}
-
-#[track_caller]
-fn wait_for_route(gobgp: &Gobgp, prefix: &str, next_hop: IpAddr, path: &[u32]) {
-    let want = Route {
-        prefix: prefix.to_owned(),
-        next_hop: Some(next_hop),
-        as_path: path.to_vec(),
-    };
-    wait_until(DEADLINE, &format!("GoBGP to have {want:?}"), || {
-        let routes = gobgp.rib(Family::Ipv4)?;
-        match find_route(&routes, prefix) {
-            Some(r) if *r == want => Ok(true),
-            found => Err(LabError::new(format!(
-                "GoBGP has {found:?}; whole table: {routes:#?}"
-            ))),
-        }
-    })
     .unwrap();
 }
 
@@ -220,34 +162,58 @@ fn the_demo_lab_brings_up_two_wren_nodes_and_a_gobgp_tor_and_they_learn_each_oth
     gobgp.announce(DC_NETWORK).unwrap();
 
     // The nodes: wren, eBGP to the ToR and iBGP to each other, each originating its pod block.
-    let wren1 = start_wren(
+    let wren1 = Wren::start(
         &lab,
         &node1,
+        "wren",
         &wren_config(
             n1_tor,
             &[("tor", tor_n1, TOR_AS), ("node2", n2_n1, NODE_AS)],
             NODE1_BLOCK,
         ),
-    );
-    let wren2 = start_wren(
+    )
+    .unwrap();
+    let wren2 = Wren::start(
         &lab,
         &node2,
+        "wren",
         &wren_config(
             n2_tor,
             &[("tor", tor_n2, TOR_AS), ("node1", n1_n2, NODE_AS)],
             NODE2_BLOCK,
         ),
-    );
+    )
+    .unwrap();
 
-    wait_established(&gobgp, n1_tor);
-    wait_established(&gobgp, n2_tor);
-    wait_for_route(&gobgp, NODE1_BLOCK, n1_tor, &[NODE_AS]);
-    wait_for_route(&gobgp, NODE2_BLOCK, n2_tor, &[NODE_AS]);
+    gobgp.wait_established(n1_tor, DEADLINE).unwrap();
+    gobgp.wait_established(n2_tor, DEADLINE).unwrap();
+    gobgp
+        .wait_for_route(
+            Family::Ipv4,
+            &Route {
+                prefix: NODE1_BLOCK.to_owned(),
+                next_hop: Some(n1_tor),
+                as_path: vec![NODE_AS],
+            },
+            DEADLINE,
+        )
+        .unwrap();
+    gobgp
+        .wait_for_route(
+            Family::Ipv4,
+            &Route {
+                prefix: NODE2_BLOCK.to_owned(),
+                next_hop: Some(n2_tor),
+                as_path: vec![NODE_AS],
+            },
+            DEADLINE,
+        )
+        .unwrap();
     wait_received(&wren1, "tor", DC_NETWORK, tor_n1);
     wait_received(&wren2, "tor", DC_NETWORK, tor_n2);
     wait_received(&wren1, "node2", NODE2_BLOCK, n2_n1);
     wait_received(&wren2, "node1", NODE1_BLOCK, n1_n2);
-    let (log1, log2) = (wren_log(&wren1), wren_log(&wren2));
+    let (log1, log2) = (wren1.log(), wren2.log());
     for (log, peers) in [(&log1, ["node2", "tor"]), (&log2, ["node1", "tor"])] {
         let up = established(log);
         for p in peers {
@@ -323,8 +289,8 @@ fn the_demo_lab_brings_up_two_wren_nodes_and_a_gobgp_tor_and_they_learn_each_oth
             "the ToR passed {other_block} back into AS {NODE_AS}:\n{log}"
         );
     }
-    assert!(wren1.is_running(), "{log1}");
-    assert!(wren2.is_running(), "{log2}");
+    assert!(wren1.proc().is_running(), "{log1}");
+    assert!(wren2.proc().is_running(), "{log2}");
 }
 
 #[test]

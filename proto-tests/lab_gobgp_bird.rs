@@ -90,19 +90,7 @@ fn gobgp_and_bird_exchange_ipv4_and_ipv6_prefixes_over_ebgp_in_namespaces() {
 
     // Both sessions established on both sides.
     for peer in [b4, b6] {
-        wait_until(
-            DEADLINE,
-            &format!("GoBGP session with {peer} established"),
-            || {
-                let state = gobgp.neighbor_state(peer)?;
-                if state == "established" {
-                    Ok(true)
-                } else {
-                    Err(LabError::new(format!("GoBGP reports {state:?}")))
-                }
-            },
-        )
-        .unwrap();
+        gobgp.wait_established(peer, DEADLINE).unwrap();
     }
     for proto in ["gobgp4", "gobgp6"] {
         wait_until(

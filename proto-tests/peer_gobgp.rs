@@ -16,7 +16,8 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use lab::gobgp::{Gobgp, GobgpConfig, GobgpNeighbor};
-use lab::{find_route, wait_until, Family, Lab, LabError, Node, ProcHandle, Route};
+use lab::wren::Wren;
+use lab::{wait_until, Family, Lab, LabError, Node, Route};
 
 const WREN_AS: u32 = 4_200_000_001;
 const GOBGP_AS: u32 = 64513;
@@ -39,71 +40,6 @@ fn wren_config(asn: u32, router_id: &str, peers: &[(IpAddr, u32)], originate: &[
     s
 }
 
-fn start_wren(lab: &Lab, node: &Node, config: &str) -> ProcHandle {
-    let path = lab.write_file("wren.toml", config).unwrap();
-    let path = path.to_string_lossy().into_owned();
-    node.spawn(
-        "wren",
-        &[
-            "env",
-            "RUST_LOG=debug",
-            env!("CARGO_BIN_EXE_wren"),
-            "run",
-            "--config",
-            &path,
-        ],
-    )
-    .unwrap()
-}
-
-fn wren_log(wren: &ProcHandle) -> String {
-    std::fs::read_to_string(wren.log_path()).unwrap_or_default()
-}
-
-/// Waits until wren's log holds `needle` at least `times` times.
-#[track_caller]
-fn wait_for_log(wren: &ProcHandle, needle: &str, times: usize) {
-    wait_until(
-        DEADLINE,
-        &format!("wren to log {needle:?} {times} times"),
-        || {
-            let log = wren_log(wren);
-            let n = log.matches(needle).count();
-            if n >= times {
-                Ok(true)
-            } else if !wren.is_running() {
-                Err(LabError::new(format!(
-                    "wren exited ({:?}); log:\n{log}",
-                    wren.exit_status()
-                )))
-            } else {
-                Err(LabError::new(format!(
-                    "seen {n} times; log tail:\n{}",
-                    wren.log_tail(20)
-                )))
-            }
-        },
-    )
-    .unwrap();
-}
-
-#[track_caller]
-fn wait_established(gobgp: &Gobgp, peer: IpAddr) {
-    wait_until(
-        DEADLINE,
-        &format!("GoBGP session with {peer} established"),
-        || {
-            let state = gobgp.neighbor_state(peer)?;
-            if state == "established" {
-                Ok(true)
-            } else {
-                Err(LabError::new(format!("GoBGP reports {state:?}")))
-            }
-        },
-    )
-    .unwrap();
-}
-
 #[track_caller]
 fn wait_for_route(gobgp: &Gobgp, family: Family, prefix: &str, next_hop: IpAddr, path: &[u32]) {
     let want = Route {
@@ -111,16 +47,7 @@ fn wait_for_route(gobgp: &Gobgp, family: Family, prefix: &str, next_hop: IpAddr,
         next_hop: Some(next_hop),
         as_path: path.to_vec(),
     };
-    wait_until(DEADLINE, &format!("GoBGP to have {want:?}"), || {
-        let routes = gobgp.rib(family)?;
-        match find_route(&routes, prefix) {
-            Some(r) if *r == want => Ok(true),
-            found => Err(LabError::new(format!(
-                "GoBGP has {found:?}; whole table: {routes:#?}"
-            ))),
-        }
-    })
-    .unwrap();
+    gobgp.wait_for_route(family, &want, DEADLINE).unwrap();
 }
 
 fn gobgp_config(
@@ -158,39 +85,45 @@ fn wren_and_gobgp_exchange_prefixes_over_ebgp_and_survive_a_gobgp_restart() {
     gobgp.announce("198.51.100.0/24").unwrap();
     gobgp.announce("2001:db8:b::/48").unwrap();
 
-    let wren = start_wren(
+    let wren = Wren::start(
         &lab,
         &b,
+        "wren",
         &wren_config(
             WREN_AS,
             &link.b_v4.to_string(),
             &[(a4, GOBGP_AS), (a6, GOBGP_AS)],
             &["203.0.113.0/24", "2001:db8:a::/48"],
         ),
-    );
+    )
+    .unwrap();
 
-    wait_established(&gobgp, b4);
-    wait_established(&gobgp, b6);
+    gobgp.wait_established(b4, DEADLINE).unwrap();
+    gobgp.wait_established(b6, DEADLINE).unwrap();
     wait_for_route(&gobgp, Family::Ipv4, "203.0.113.0/24", b4, &[WREN_AS]);
     wait_for_route(&gobgp, Family::Ipv6, "2001:db8:a::/48", b6, &[WREN_AS]);
     // GoBGP's prefixes reach wren's Adj-RIB-In.
-    wait_for_log(&wren, &format!("received 198.51.100.0/24 via {a4}"), 1);
-    wait_for_log(&wren, &format!("received 2001:db8:b::/48 via {a6}"), 1);
-    let log = wren_log(&wren);
+    wren.wait_for_log(&format!("received 198.51.100.0/24 via {a4}"), 1, DEADLINE)
+        .unwrap();
+    wren.wait_for_log(&format!("received 2001:db8:b::/48 via {a6}"), 1, DEADLINE)
+        .unwrap();
+    let log = wren.log();
     assert_eq!(log.matches("session established").count(), 2, "{log}");
 
     // Stopping GoBGP takes both sessions down; restarting it brings them back.
     gobgp.proc().kill().unwrap();
-    wait_for_log(&wren, "session down", 2);
+    wren.wait_for_log("session down", 2, DEADLINE).unwrap();
     let gobgp = Gobgp::start(&a, &gcfg).unwrap();
     gobgp.announce("198.51.100.0/24").unwrap();
-    wait_for_log(&wren, "session established", 4);
-    wait_established(&gobgp, b4);
-    wait_established(&gobgp, b6);
+    wren.wait_for_log("session established", 4, DEADLINE)
+        .unwrap();
+    gobgp.wait_established(b4, DEADLINE).unwrap();
+    gobgp.wait_established(b6, DEADLINE).unwrap();
     wait_for_route(&gobgp, Family::Ipv4, "203.0.113.0/24", b4, &[WREN_AS]);
     wait_for_route(&gobgp, Family::Ipv6, "2001:db8:a::/48", b6, &[WREN_AS]);
-    wait_for_log(&wren, &format!("received 198.51.100.0/24 via {a4}"), 2);
-    assert!(wren.is_running(), "{}", wren_log(&wren));
+    wren.wait_for_log(&format!("received 198.51.100.0/24 via {a4}"), 2, DEADLINE)
+        .unwrap();
+    assert!(wren.proc().is_running(), "{}", wren.log());
 }
 
 #[test]
@@ -205,18 +138,20 @@ fn wren_and_gobgp_hold_an_ibgp_session_with_local_pref_and_empty_as_path() {
 
     let gobgp = Gobgp::start(&a, &gobgp_config(GOBGP_AS, &link, b4, None, GOBGP_AS)).unwrap();
     gobgp.announce("198.51.100.0/24").unwrap();
-    let wren = start_wren(
+    let wren = Wren::start(
         &lab,
         &b,
+        "wren",
         &wren_config(
             GOBGP_AS,
             &link.b_v4.to_string(),
             &[(a4, GOBGP_AS)],
             &["203.0.113.0/24"],
         ),
-    );
+    )
+    .unwrap();
 
-    wait_established(&gobgp, b4);
+    gobgp.wait_established(b4, DEADLINE).unwrap();
     wait_for_route(&gobgp, Family::Ipv4, "203.0.113.0/24", b4, &[]);
     let json = gobgp
         .cli(&["global", "rib", "-a", "ipv4", "-j"])
@@ -229,7 +164,8 @@ fn wren_and_gobgp_hold_an_ibgp_session_with_local_pref_and_empty_as_path() {
         .find(|a| a["type"] == 5)
         .unwrap_or_else(|| panic!("no LOCAL_PREF in {json}"));
     assert_eq!(local_pref["value"], 100, "{json}");
-    wait_for_log(&wren, &format!("received 198.51.100.0/24 via {a4}"), 1);
+    wren.wait_for_log(&format!("received 198.51.100.0/24 via {a4}"), 1, DEADLINE)
+        .unwrap();
 }
 
 /// Reads a kernel TCP counter (e.g. `TcpExtTCPMD5Failure`) inside a namespace with `nstat`.
@@ -268,11 +204,11 @@ fn tcp_md5_with_the_same_password_forms_a_session_and_a_wrong_one_is_dropped_by_
     let gcfg =
         GobgpConfig::new(GOBGP_AS, link.a_v4).neighbor(neighbor.clone().password("calico-md5"));
     let gobgp = Gobgp::start(&a, &gcfg).unwrap();
-    let wren = start_wren(&lab, &b, &config);
-    wait_established(&gobgp, b4);
+    let wren = Wren::start(&lab, &b, "wren", &config).unwrap();
+    gobgp.wait_established(b4, DEADLINE).unwrap();
     wait_for_route(&gobgp, Family::Ipv4, "203.0.113.0/24", b4, &[WREN_AS]);
     gobgp.proc().kill().unwrap();
-    wait_for_log(&wren, "session down", 1);
+    wren.wait_for_log("session down", 1, DEADLINE).unwrap();
 
     // A wrong password: the kernel drops the segments and counts them; no session forms.
     let before = tcp_counter(&b, "TcpExtTCPMD5Failure").unwrap();
@@ -289,9 +225,9 @@ fn tcp_md5_with_the_same_password_forms_a_session_and_a_wrong_one_is_dropped_by_
     .unwrap();
     assert_ne!(gobgp.neighbor_state(b4).unwrap(), "established");
     assert_eq!(
-        wren_log(&wren).matches("session established").count(),
+        wren.log().matches("session established").count(),
         1,
         "{}",
-        wren_log(&wren)
+        wren.log()
     );
 }

@@ -299,6 +299,35 @@ impl Gobgp {
         let json = self.cli(&["neighbor", &neighbor.to_string(), "-j"])?;
         parse_neighbor_state_json(&json)
     }
+
+    /// Waits until GoBGP reports the session with `neighbor` as established.
+    pub fn wait_established(&self, neighbor: IpAddr, deadline: Duration) -> Result<()> {
+        wait_until(
+            deadline,
+            &format!("GoBGP session with {neighbor} established"),
+            || {
+                let state = self.neighbor_state(neighbor)?;
+                if state == "established" {
+                    Ok(true)
+                } else {
+                    Err(LabError::new(format!("GoBGP reports {state:?}")))
+                }
+            },
+        )
+    }
+
+    /// Waits until GoBGP's best route for `want.prefix` equals `want` (next hop and AS path).
+    pub fn wait_for_route(&self, family: Family, want: &Route, deadline: Duration) -> Result<()> {
+        wait_until(deadline, &format!("GoBGP to have {want:?}"), || {
+            let routes = self.rib(family)?;
+            match super::find_route(&routes, &want.prefix) {
+                Some(r) if r == want => Ok(true),
+                found => Err(LabError::new(format!(
+                    "GoBGP has {found:?}; whole table: {routes:#?}"
+                ))),
+            }
+        })
+    }
 }
 
 fn bad(what: &str, raw: &str) -> LabError {

@@ -20,6 +20,7 @@
 
 pub mod bird;
 pub mod gobgp;
+pub mod wren;
 
 use std::collections::HashSet;
 use std::fmt;

@@ -1,0 +1,66 @@
+//! wren itself as a lab daemon: `wren run` in a namespace with its log captured, plus waits on
+//! what it logs (session changes at info level, each received or withdrawn prefix at debug).
+
+use std::time::Duration;
+
+use super::{wait_until, Lab, LabError, Node, ProcHandle, Result};
+
+/// A `wren run` process in a namespace, logging at debug level to its per-test log file.
+pub struct Wren {
+    proc: ProcHandle,
+}
+
+impl Wren {
+    /// Writes `config` (TOML) as `<node>-<name>.toml` in the lab directory and starts
+    /// `wren run --config` on `node` with `RUST_LOG=debug`.
+    pub fn start(lab: &Lab, node: &Node, name: &str, config: &str) -> Result<Wren> {
+        let path = lab.write_file(&format!("{}-{name}.toml", node.name()), config)?;
+        let path = path.to_string_lossy().into_owned();
+        let argv = [
+            "env",
+            "RUST_LOG=debug",
+            env!("CARGO_BIN_EXE_wren"),
+            "run",
+            "--config",
+            &path,
+        ];
+        Ok(Wren {
+            proc: node.spawn(name, &argv)?,
+        })
+    }
+
+    /// The process handle (to stop wren, or read its log path).
+    pub fn proc(&self) -> &ProcHandle {
+        &self.proc
+    }
+
+    /// Everything wren has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.proc.log_path()).unwrap_or_default()
+    }
+
+    /// Waits until the log holds `needle` at least `times` times; fails at once if wren exits.
+    pub fn wait_for_log(&self, needle: &str, times: usize, deadline: Duration) -> Result<()> {
+        wait_until(
+            deadline,
+            &format!("wren to log {needle:?} {times} times"),
+            || {
+                let log = self.log();
+                let n = log.matches(needle).count();
+                if n >= times {
+                    Ok(true)
+                } else if !self.proc.is_running() {
+                    Err(LabError::new(format!(
+                        "wren exited ({:?}); log:\n{log}",
+                        self.proc.exit_status()
+                    )))
+                } else {
+                    Err(LabError::new(format!(
+                        "seen {n} times; log tail:\n{}",
+                        self.proc.log_tail(20)
+                    )))
+                }
+            },
+        )
+    }
+}
