@@ -93,19 +93,7 @@ fn gobgp_and_bird_exchange_ipv4_and_ipv6_prefixes_over_ebgp_in_namespaces() {
         gobgp.wait_established(peer, DEADLINE).unwrap();
     }
     for proto in ["gobgp4", "gobgp6"] {
-        wait_until(
-            DEADLINE,
-            &format!("BIRD protocol {proto} Established"),
-            || {
-                let state = bird.protocol_state(proto)?;
-                if state == "Established" {
-                    Ok(true)
-                } else {
-                    Err(LabError::new(format!("BIRD reports {state:?}")))
-                }
-            },
-        )
-        .unwrap();
+        bird.wait_established(proto, DEADLINE).unwrap();
     }
 
     gobgp.announce("203.0.113.0/24").unwrap();

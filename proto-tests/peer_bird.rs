@@ -26,39 +26,10 @@ const BIRD_AS: u32 = 4_200_000_002;
 const IBGP_AS: u32 = 64512;
 const DEADLINE: Duration = Duration::from_secs(30);
 
-/// wren's configuration: one peer per BIRD address, ConnectRetry 3 s, the given originations.
-fn wren_config(asn: u32, router_id: &str, peers: &[(IpAddr, u32)], originate: &[&str]) -> String {
-    let mut s = format!(
-        "[global]\nasn = {asn}\nrouter_id = \"{router_id}\"\nlisten_address = \"::\"\n\n\
-         [control]\nsocket = \"/nonexistent/wren.ctl\"\n\n"
-    );
-    for (addr, peer_as) in peers {
-        s.push_str(&format!(
-            "[[peer]]\naddress = \"{addr}\"\nasn = {peer_as}\nconnect_retry = 3\nhold_time = 9\n\n"
-        ));
-    }
-    for p in originate {
-        s.push_str(&format!("[[originate]]\nprefix = \"{p}\"\n\n"));
-    }
-    s
-}
-
 #[track_caller]
 fn wait_established(bird: &Bird, protocols: &[&str]) {
     for proto in protocols {
-        wait_until(
-            DEADLINE,
-            &format!("BIRD protocol {proto} Established"),
-            || {
-                let state = bird.protocol_state(proto)?;
-                if state == "Established" {
-                    Ok(true)
-                } else {
-                    Err(LabError::new(format!("BIRD reports {state:?}")))
-                }
-            },
-        )
-        .unwrap();
+        bird.wait_established(proto, DEADLINE).unwrap();
     }
 }
 
@@ -106,7 +77,7 @@ fn wren_and_bird_exchange_prefixes_over_ebgp_ipv4_and_ipv6_with_4_octet_asns() {
         &lab,
         &b,
         "wren",
-        &wren_config(
+        &lab::wren::config(
             WREN_AS,
             &link.b_v4.to_string(),
             &[(a4, BIRD_AS), (a6, BIRD_AS)],
@@ -178,7 +149,7 @@ fn wren_and_bird_hold_an_ibgp_session() {
         &lab,
         &b,
         "wren",
-        &wren_config(
+        &lab::wren::config(
             IBGP_AS,
             &link.b_v4.to_string(),
             &[(a4, IBGP_AS)],

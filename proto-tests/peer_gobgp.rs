@@ -23,23 +23,6 @@ const WREN_AS: u32 = 4_200_000_001;
 const GOBGP_AS: u32 = 64513;
 const DEADLINE: Duration = Duration::from_secs(30);
 
-/// wren's configuration: one peer per GoBGP address, ConnectRetry 3 s, the given originations.
-fn wren_config(asn: u32, router_id: &str, peers: &[(IpAddr, u32)], originate: &[&str]) -> String {
-    let mut s = format!(
-        "[global]\nasn = {asn}\nrouter_id = \"{router_id}\"\nlisten_address = \"::\"\n\n\
-         [control]\nsocket = \"/nonexistent/wren.ctl\"\n\n"
-    );
-    for (addr, peer_as) in peers {
-        s.push_str(&format!(
-            "[[peer]]\naddress = \"{addr}\"\nasn = {peer_as}\nconnect_retry = 3\nhold_time = 9\n\n"
-        ));
-    }
-    for p in originate {
-        s.push_str(&format!("[[originate]]\nprefix = \"{p}\"\n\n"));
-    }
-    s
-}
-
 #[track_caller]
 fn wait_for_route(gobgp: &Gobgp, family: Family, prefix: &str, next_hop: IpAddr, path: &[u32]) {
     let want = Route {
@@ -89,7 +72,7 @@ fn wren_and_gobgp_exchange_prefixes_over_ebgp_and_survive_a_gobgp_restart() {
         &lab,
         &b,
         "wren",
-        &wren_config(
+        &lab::wren::config(
             WREN_AS,
             &link.b_v4.to_string(),
             &[(a4, GOBGP_AS), (a6, GOBGP_AS)],
@@ -142,7 +125,7 @@ fn wren_and_gobgp_hold_an_ibgp_session_with_local_pref_and_empty_as_path() {
         &lab,
         &b,
         "wren",
-        &wren_config(
+        &lab::wren::config(
             GOBGP_AS,
             &link.b_v4.to_string(),
             &[(a4, GOBGP_AS)],
@@ -188,7 +171,7 @@ fn tcp_md5_with_the_same_password_forms_a_session_and_a_wrong_one_is_dropped_by_
     let b = lab.add_node("b").unwrap();
     let link = lab.link(&a, &b).unwrap();
     let (a4, b4) = (IpAddr::V4(link.a_v4), IpAddr::V4(link.b_v4));
-    let config = wren_config(
+    let config = lab::wren::config(
         WREN_AS,
         &link.b_v4.to_string(),
         &[(a4, GOBGP_AS)],

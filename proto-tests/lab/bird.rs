@@ -269,6 +269,22 @@ impl Bird {
         let raw = self.cli(&["show", "protocols", "all", name])?;
         parse_protocol_state(&raw, name)
     }
+
+    /// Waits until BIRD reports protocol `name` as Established.
+    pub fn wait_established(&self, name: &str, deadline: std::time::Duration) -> Result<()> {
+        super::wait_until(
+            deadline,
+            &format!("BIRD protocol {name} Established"),
+            || {
+                let state = self.protocol_state(name)?;
+                if state == "Established" {
+                    Ok(true)
+                } else {
+                    Err(super::LabError::new(format!("BIRD reports {state:?}")))
+                }
+            },
+        )
+    }
 }
 
 fn bad(what: &str, raw: &str) -> LabError {

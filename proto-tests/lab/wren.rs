@@ -1,6 +1,7 @@
 //! wren itself as a lab daemon: `wren run` in a namespace with its log captured, plus waits on
 //! what it logs (session changes at info level, each received or withdrawn prefix at debug).
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use super::{wait_until, Lab, LabError, Node, ProcHandle, Result};
@@ -63,4 +64,22 @@ impl Wren {
             },
         )
     }
+}
+
+/// A static wren configuration for lab tests: one `[[peer]]` per `(address, AS)` with ConnectRetry
+/// 3 s and hold time 9 s (so restarts converge quickly), and one `[[originate]]` per prefix.
+pub fn config(asn: u32, router_id: &str, peers: &[(IpAddr, u32)], originate: &[&str]) -> String {
+    let mut s = format!(
+        "[global]\nasn = {asn}\nrouter_id = \"{router_id}\"\nlisten_address = \"::\"\n\n\
+         [control]\nsocket = \"/nonexistent/wren.ctl\"\n\n"
+    );
+    for (addr, peer_as) in peers {
+        s.push_str(&format!(
+            "[[peer]]\naddress = \"{addr}\"\nasn = {peer_as}\nconnect_retry = 3\nhold_time = 9\n\n"
+        ));
+    }
+    for p in originate {
+        s.push_str(&format!("[[originate]]\nprefix = \"{p}\"\n\n"));
+    }
+    s
 }
