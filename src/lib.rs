@@ -31,6 +31,7 @@
 
 pub mod config;
 pub mod fsm;
+pub mod rib;
 pub mod session;
 pub mod sockopt;
 pub mod wire;

@@ -8,22 +8,24 @@
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use ipnet::IpNet;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpSocket, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::config::{self, Originate};
-use crate::fsm::{self, Action, Direction, Event, Timer};
+use super::rib_task::RibInput;
+use crate::config;
+use crate::fsm::{self, Action, Direction, DownReason, Event, Timer};
+use crate::rib::{PeerId, SessionInfo};
 use crate::sockopt;
 use crate::wire::{
-    self, AsPath, Community, Ctx, DecodeError, Family, Message, MpReach, Negotiated, NextHop, Nlri,
-    Origin, PathAttributes, RouteRefreshSubtype, Update,
+    self, Ctx, DecodeError, Message, Negotiated, Notification, RouteRefreshSubtype, Update,
 };
 
 /// Capacity of a peer task's input queue (accepted sockets, frames, connection reports).
@@ -33,8 +35,9 @@ pub const INPUT_QUEUE: usize = 256;
 /// reading; the connection is treated as failed rather than blocking the peer task.
 pub const OUTPUT_QUEUE: usize = 1024;
 
-/// Most prefixes put in one originated UPDATE (keeps IPv6 UPDATEs under 4096 octets).
-const PREFIXES_PER_UPDATE: usize = 150;
+/// UPDATEs of one peer that may wait for the RIB task at a time; when they are all in flight the
+/// peer's reader stops reading and TCP slows the peer down (see [`super::rib_task`]).
+pub const UPDATES_IN_FLIGHT: usize = 64;
 
 /// What a peer task receives.
 #[derive(Debug)]
@@ -56,7 +59,11 @@ pub enum Input {
         gen: u64,
         /// One whole message, header included, or the framing error.
         frame: Result<Bytes, DecodeError>,
+        /// The peer's flow-control permit, passed on to the RIB task with an UPDATE.
+        permit: Option<OwnedSemaphorePermit>,
     },
+    /// Stop the session with this Cease (the RIB task found the prefix limit exceeded).
+    Stop(Notification),
     /// The connection was closed by the peer or failed.
     Closed {
         /// The connection's direction.
@@ -70,6 +77,7 @@ pub enum Input {
 struct Conn {
     gen: u64,
     out: mpsc::Sender<Bytes>,
+    rib_out: mpsc::UnboundedSender<Bytes>,
     reader: JoinHandle<()>,
     local: SocketAddr,
     ctx: Ctx,
@@ -91,9 +99,11 @@ pub struct PeerTask {
     local_address: Option<IpAddr>,
     multihop: Option<u8>,
     security: Security,
-    local_asn: u32,
-    ibgp: bool,
-    originate: Vec<Originate>,
+    id: PeerId,
+    rib: mpsc::UnboundedSender<RibInput>,
+    permits: Arc<Semaphore>,
+    pending_permit: Option<OwnedSemaphorePermit>,
+    restart_time: Duration,
     peer: fsm::Peer,
     tx: mpsc::Sender<Input>,
     rx: mpsc::Receiver<Input>,
@@ -101,15 +111,16 @@ pub struct PeerTask {
     connecting: Option<(u64, JoinHandle<()>)>,
     conns: HashMap<Direction, Conn>,
     timers: HashMap<(Direction, Timer), Instant>,
-    adj_rib_in: HashMap<(Family, Nlri), PathAttributes>,
 }
 
 impl PeerTask {
-    /// The task for `peer` of `config`; `tx` must be the sending side of `rx` (the task gives it
-    /// to its helper tasks) and is also what the listener uses.
+    /// The task for `peer` of `config`, known to the RIB as `id`; `tx` must be the sending side
+    /// of `rx` (the task gives it to its helper tasks) and is also what the listener uses.
     pub fn new(
         config: &config::Config,
         peer: &config::Peer,
+        id: PeerId,
+        rib: mpsc::UnboundedSender<RibInput>,
         tx: mpsc::Sender<Input>,
         rx: mpsc::Receiver<Input>,
     ) -> PeerTask {
@@ -125,9 +136,11 @@ impl PeerTask {
                     .map(|p| p.expose().as_bytes().to_vec()),
                 ttl_security: peer.ttl_security,
             },
-            local_asn: config.global.asn,
-            ibgp: peer.is_ibgp(config.global.asn),
-            originate: config.originate.clone(),
+            id,
+            rib,
+            permits: Arc::new(Semaphore::new(UPDATES_IN_FLIGHT)),
+            pending_permit: None,
+            restart_time: Duration::ZERO,
             peer: fsm::Peer::new(config.fsm_config(peer)),
             tx,
             rx,
@@ -135,7 +148,6 @@ impl PeerTask {
             connecting: None,
             conns: HashMap::new(),
             timers: HashMap::new(),
-            adj_rib_in: HashMap::new(),
         }
     }
 
@@ -202,7 +214,22 @@ impl PeerTask {
                     }
                 }
             }
-            Input::Frame { dir, gen, frame } => {
+            Input::Stop(notification) => {
+                let established = self
+                    .conns
+                    .iter()
+                    .find(|(_, c)| c.negotiated.is_some())
+                    .map(|(d, _)| *d);
+                if let Some(dir) = established {
+                    self.handle(dir, Event::AutomaticStop(notification));
+                }
+            }
+            Input::Frame {
+                dir,
+                gen,
+                frame,
+                permit,
+            } => {
                 let Some(conn) = self.conns.get(&dir).filter(|c| c.gen == gen) else {
                     return;
                 };
@@ -222,7 +249,9 @@ impl PeerTask {
                         Event::from_decode_error(&e)
                     }
                 };
+                self.pending_permit = permit;
                 self.handle(dir, event);
+                self.pending_permit = None;
             }
             Input::Closed { dir, gen } => {
                 if self.conns.get(&dir).map(|c| c.gen) != Some(gen) {
@@ -271,13 +300,21 @@ impl PeerTask {
         let gen = self.gen();
         let (rd, wr) = stream.into_split();
         let (out, out_rx) = mpsc::channel(OUTPUT_QUEUE);
-        tokio::spawn(write_loop(wr, out_rx));
-        let reader = tokio::spawn(read_loop(rd, dir, gen, self.tx.clone()));
+        let (rib_out, rib_rx) = mpsc::unbounded_channel();
+        tokio::spawn(write_loop(wr, out_rx, rib_rx));
+        let reader = tokio::spawn(read_loop(
+            rd,
+            dir,
+            gen,
+            self.tx.clone(),
+            self.permits.clone(),
+        ));
         self.conns.insert(
             dir,
             Conn {
                 gen,
                 out,
+                rib_out,
                 reader,
                 local,
                 ctx: Ctx::default(),
@@ -383,32 +420,64 @@ impl PeerTask {
                     negotiated.hold_time,
                     families.join(",")
                 );
-                if let Some(conn) = self.conns.get_mut(&dir) {
-                    conn.ctx = negotiated.ctx.clone();
-                    conn.negotiated = Some(*negotiated);
-                }
-                self.announce(dir, None)
+                self.restart_time = Duration::from_secs(
+                    negotiated
+                        .remote_graceful_restart
+                        .as_ref()
+                        .map_or(0, |gr| u64::from(gr.restart_time)),
+                );
+                let conn = self.conns.get_mut(&dir)?;
+                conn.ctx = negotiated.ctx.clone();
+                let local = conn.local.ip().to_canonical();
+                let info = SessionInfo {
+                    router_id: negotiated.remote_bgp_id,
+                    families: negotiated.families.clone(),
+                    four_octet_as: negotiated.ctx.four_octet_as,
+                    self_v4: match local {
+                        IpAddr::V4(a) => Some(a),
+                        IpAddr::V6(_) => None,
+                    },
+                    self_v6: match local {
+                        IpAddr::V6(a) => Some(a),
+                        IpAddr::V4(_) => None,
+                    },
+                    graceful_restart: negotiated.remote_graceful_restart.is_some(),
+                };
+                let out = conn.rib_out.clone();
+                conn.negotiated = Some(*negotiated);
+                let _ = self.rib.send(RibInput::PeerUp {
+                    peer: self.id,
+                    info,
+                    out,
+                    control: self.tx.clone(),
+                });
+                None
             }
             Action::SessionDown(reason) => {
-                tracing::info!(
-                    "peer {}: session down: {reason:?}; dropping {} prefixes",
-                    self.name,
-                    self.adj_rib_in.len()
-                );
-                self.adj_rib_in.clear();
+                tracing::info!("peer {}: session down: {reason:?}", self.name);
+                // RFC 4724 §4.2: only a session that ends without a NOTIFICATION (the TCP
+                // connection failed) leaves the peer's routes in place as stale.
+                let graceful = reason == DownReason::ConnectionFailed;
+                let _ = self.rib.send(RibInput::PeerDown {
+                    peer: self.id,
+                    graceful,
+                    restart_time: self.restart_time,
+                });
                 None
             }
             Action::Deliver(Message::Update(update)) => {
-                self.receive(&update);
+                self.receive(update);
                 None
             }
             Action::Deliver(Message::RouteRefresh(rr)) => {
                 if rr.subtype == RouteRefreshSubtype::Normal {
                     tracing::info!("peer {}: ROUTE-REFRESH for {}", self.name, rr.family);
-                    self.announce(dir, Some(rr.family))
-                } else {
-                    None
+                    let _ = self.rib.send(RibInput::RouteRefresh {
+                        peer: self.id,
+                        family: rr.family,
+                    });
                 }
+                None
             }
             Action::Deliver(other) => {
                 tracing::debug!("peer {}: ignoring delivered {other:?}", self.name);
@@ -444,165 +513,35 @@ impl PeerTask {
         }
     }
 
-    /// Sends every originated prefix of the session's families (or only `only`), then End-of-RIB
-    /// for each (RFC 4724 §2).
-    fn announce(&mut self, dir: Direction, only: Option<Family>) -> Option<(Direction, Event)> {
-        let (families, local) = {
-            let conn = self.conns.get(&dir)?;
-            let negotiated = conn.negotiated.as_ref()?;
-            (negotiated.families.clone(), conn.local.ip().to_canonical())
-        };
-        let mut updates = Vec::new();
-        for family in families
-            .into_iter()
-            .filter(|f| only.is_none_or(|o| o == *f))
-        {
-            let mut sent = 0;
-            for (next_hop, communities, prefixes) in self.originated(family, local) {
-                for chunk in prefixes.chunks(PREFIXES_PER_UPDATE) {
-                    updates.push(self.originate_update(family, next_hop, &communities, chunk));
-                    sent += chunk.len();
-                }
+    /// Passes a received UPDATE to the RIB task, with the flow-control permit its frame held.
+    fn receive(&mut self, update: Update) {
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            if let Some(family) = update.as_end_of_rib() {
+                tracing::debug!("peer {}: End-of-RIB for {family}", self.name);
             }
-            tracing::info!("peer {}: announced {sent} prefixes of {family}", self.name);
-            updates.push(Update::end_of_rib(family));
-        }
-        for u in updates {
-            if let Some(ev) = self.send(dir, &Message::Update(u)) {
-                return Some(ev);
+            for (_, nlri) in update.withdrawals() {
+                tracing::debug!("peer {}: withdrawn {}", self.name, nlri.prefix);
             }
-        }
-        None
-    }
-
-    /// The originated prefixes of `family`, grouped by next hop and communities.
-    fn originated(
-        &self,
-        family: Family,
-        local: IpAddr,
-    ) -> Vec<(IpAddr, Vec<Community>, Vec<Nlri>)> {
-        let mut groups: Vec<(IpAddr, Vec<Community>, Vec<Nlri>)> = Vec::new();
-        for o in &self.originate {
-            if prefix_family(&o.prefix) != family {
-                continue;
-            }
-            let Some(next_hop) = o
-                .next_hop
-                .or(Some(local).filter(|l| same_family(l, &o.prefix)))
-            else {
-                tracing::warn!(
-                    "peer {}: not announcing {}: no next hop of its family on this session",
+            for (_, nlri, next_hop) in update.announcements() {
+                tracing::debug!(
+                    "peer {}: received {} via {}",
                     self.name,
-                    o.prefix
+                    nlri.prefix,
+                    next_hop.map(|h| h.addr().to_string()).unwrap_or_default()
                 );
-                continue;
-            };
-            match groups
-                .iter_mut()
-                .find(|(nh, c, _)| *nh == next_hop && *c == o.communities)
-            {
-                Some(g) => g.2.push(Nlri::new(o.prefix)),
-                None => groups.push((next_hop, o.communities.clone(), vec![Nlri::new(o.prefix)])),
             }
         }
-        groups
-    }
-
-    fn originate_update(
-        &self,
-        family: Family,
-        next_hop: IpAddr,
-        communities: &[Community],
-        nlri: &[Nlri],
-    ) -> Update {
-        let mut attrs = PathAttributes {
-            origin: Some(Origin::Igp),
-            as_path: Some(if self.ibgp {
-                AsPath::from_sequence([])
-            } else {
-                AsPath::from_sequence([self.local_asn])
-            }),
-            local_pref: self.ibgp.then_some(100),
-            communities: communities.to_vec(),
-            ..PathAttributes::default()
-        };
-        match (family, next_hop) {
-            (Family::IPV4_UNICAST, IpAddr::V4(nh)) => {
-                attrs.next_hop = Some(nh);
-                Update {
-                    attrs,
-                    nlri: nlri.to_vec(),
-                    ..Update::default()
-                }
-            }
-            _ => Update {
-                attrs,
-                mp_reach: Some(MpReach {
-                    family,
-                    next_hop: NextHop::from(next_hop),
-                    nlri: nlri.to_vec(),
-                }),
-                ..Update::default()
-            },
-        }
-    }
-
-    /// Applies a received UPDATE to the Adj-RIB-In.
-    fn receive(&mut self, update: &Update) {
-        if let Some(family) = update.as_end_of_rib() {
-            tracing::info!(
-                "peer {}: End-of-RIB for {family}; received {} prefixes",
-                self.name,
-                self.adj_rib_in.len()
-            );
-            return;
-        }
-        let mut withdrawn = 0usize;
-        for (family, nlri) in update.withdrawals() {
-            tracing::debug!("peer {}: withdrawn {}", self.name, nlri.prefix);
-            self.adj_rib_in.remove(&(family, *nlri));
-            withdrawn += 1;
-        }
-        let mut announced = 0usize;
-        for (family, nlri, next_hop) in update.announcements() {
-            let mut attrs = update.attrs.clone();
-            if let Some(NextHop::V4(nh)) = next_hop {
-                attrs.next_hop = Some(nh);
-            }
-            tracing::debug!(
-                "peer {}: received {} via {}",
-                self.name,
-                nlri.prefix,
-                next_hop.map(|h| h.addr().to_string()).unwrap_or_default()
-            );
-            self.adj_rib_in.insert((family, *nlri), attrs);
-            announced += 1;
-        }
-        tracing::debug!(
-            "peer {}: UPDATE +{announced} -{withdrawn}; received {} prefixes",
-            self.name,
-            self.adj_rib_in.len()
-        );
+        let _ = self.rib.send(RibInput::Update {
+            peer: self.id,
+            update,
+            permit: self.pending_permit.take(),
+        });
     }
 }
 
 #[cfg(test)]
 #[path = "driver_tests.rs"]
 mod tests;
-
-fn prefix_family(prefix: &IpNet) -> Family {
-    match prefix {
-        IpNet::V4(_) => Family::IPV4_UNICAST,
-        IpNet::V6(_) => Family::IPV6_UNICAST,
-    }
-}
-
-fn same_family(addr: &IpAddr, prefix: &IpNet) -> bool {
-    matches!(
-        (addr, prefix),
-        (IpAddr::V4(_), IpNet::V4(_)) | (IpAddr::V6(_), IpNet::V6(_))
-    )
-}
 
 /// Sleeps until `at`, or forever when there is no timer.
 async fn sleep_until(at: Option<Instant>) {
@@ -649,7 +588,13 @@ async fn connect(
 /// Reads frames off the connection with a buffer of at most one maximal message plus one read,
 /// and forwards them to the peer task. Framing uses the largest possible length; the peer task's
 /// [`wire::decode`] then enforces the session's real limit.
-async fn read_loop(mut rd: OwnedReadHalf, dir: Direction, gen: u64, tx: mpsc::Sender<Input>) {
+async fn read_loop(
+    mut rd: OwnedReadHalf,
+    dir: Direction,
+    gen: u64,
+    tx: mpsc::Sender<Input>,
+    permits: Arc<Semaphore>,
+) {
     const READ_CHUNK: usize = 16 * 1024;
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     loop {
@@ -657,10 +602,20 @@ async fn read_loop(mut rd: OwnedReadHalf, dir: Direction, gen: u64, tx: mpsc::Se
             match wire::frame_len(&buf, wire::MAX_EXTENDED_MESSAGE_LEN) {
                 Ok(Some(n)) => {
                     let frame = buf.split_to(n).freeze();
+                    // Only UPDATEs (type 2) wait for the RIB; hold a permit for each.
+                    let permit = if frame.get(18) == Some(&2) {
+                        match permits.clone().acquire_owned().await {
+                            Ok(p) => Some(p),
+                            Err(_) => return,
+                        }
+                    } else {
+                        None
+                    };
                     let input = Input::Frame {
                         dir,
                         gen,
                         frame: Ok(frame),
+                        permit,
                     };
                     if tx.send(input).await.is_err() {
                         return;
@@ -673,6 +628,7 @@ async fn read_loop(mut rd: OwnedReadHalf, dir: Direction, gen: u64, tx: mpsc::Se
                             dir,
                             gen,
                             frame: Err(e),
+                            permit: None,
                         })
                         .await;
                     return;
@@ -692,10 +648,31 @@ async fn read_loop(mut rd: OwnedReadHalf, dir: Direction, gen: u64, tx: mpsc::Se
     }
 }
 
-/// Writes queued messages until the queue is closed (the connection was closed by the FSM), then
-/// shuts the write side down.
-async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Bytes>) {
-    while let Some(bytes) = rx.recv().await {
+/// Writes queued messages until the session's queue is closed (the connection was closed by the
+/// FSM), then shuts the write side down. The session's own messages (OPEN, KEEPALIVE,
+/// NOTIFICATION) go before queued RIB output, so a long table transfer never delays them by
+/// more than one message.
+async fn write_loop(
+    mut wr: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Bytes>,
+    mut rib_rx: mpsc::UnboundedReceiver<Bytes>,
+) {
+    let mut rib_open = true;
+    loop {
+        let bytes = tokio::select! {
+            biased;
+            m = rx.recv() => match m {
+                Some(b) => b,
+                None => break,
+            },
+            m = rib_rx.recv(), if rib_open => match m {
+                Some(b) => b,
+                None => {
+                    rib_open = false;
+                    continue;
+                }
+            },
+        };
         if wr.write_all(&bytes).await.is_err() {
             return;
         }

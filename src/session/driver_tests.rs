@@ -1,15 +1,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 
 use super::*;
-use crate::wire::{code, Capability, Notification, Open, RouteRefresh};
+use crate::wire::{code, Capability, Family, Nlri, Notification, Open, RouteRefresh};
 
 fn config(local_as: u32, peer_as: u32, port: u16) -> config::Config {
     let text = format!(
@@ -20,47 +19,6 @@ fn config(local_as: u32, peer_as: u32, port: u16) -> config::Config {
          [[originate]]\nprefix = \"2001:db8:a::/48\"\n"
     );
     config::Config::from_str(&text, "test").unwrap()
-}
-
-fn task(c: &config::Config) -> PeerTask {
-    let (tx, rx) = mpsc::channel(INPUT_QUEUE);
-    PeerTask::new(c, &c.peers[0], tx, rx)
-}
-
-#[test]
-fn ebgp_announcements_carry_our_as_and_no_local_pref() {
-    let c = config(65001, 65002, 179);
-    let t = task(&c);
-    let local: IpAddr = "192.0.2.9".parse().unwrap();
-    let groups = t.originated(Family::IPV4_UNICAST, local);
-    assert_eq!(groups.len(), 1);
-    let (nh, comms, nlri) = &groups[0];
-    let u = t.originate_update(Family::IPV4_UNICAST, *nh, comms, nlri);
-    assert_eq!(u.attrs.next_hop, Some(Ipv4Addr::new(192, 0, 2, 9)));
-    assert_eq!(u.attrs.as_path, Some(AsPath::from_sequence([65001])));
-    assert_eq!(u.attrs.local_pref, None);
-    assert_eq!(u.attrs.origin, Some(Origin::Igp));
-    assert_eq!(u.attrs.communities, vec![Community::new(65001, 7)]);
-    assert_eq!(u.nlri, vec![Nlri::new("203.0.113.0/24".parse().unwrap())]);
-    // No IPv6 next hop on an IPv4 session: the IPv6 prefix is not announced.
-    assert!(t.originated(Family::IPV6_UNICAST, local).is_empty());
-}
-
-#[test]
-fn ibgp_announcements_have_an_empty_path_and_local_pref_100() {
-    let c = config(65001, 65001, 179);
-    let t = task(&c);
-    let local: IpAddr = "2001:db8::2".parse().unwrap();
-    let groups = t.originated(Family::IPV6_UNICAST, local);
-    let (nh, comms, nlri) = &groups[0];
-    let u = t.originate_update(Family::IPV6_UNICAST, *nh, comms, nlri);
-    assert_eq!(u.attrs.as_path, Some(AsPath::from_sequence([])));
-    assert_eq!(u.attrs.local_pref, Some(100));
-    assert_eq!(u.attrs.next_hop, None);
-    let mp = u.mp_reach.unwrap();
-    assert_eq!(mp.family, Family::IPV6_UNICAST);
-    assert_eq!(mp.next_hop.addr(), local);
-    assert!(u.nlri.is_empty());
 }
 
 async fn read_msg(s: &mut TcpStream) -> Option<Message> {
@@ -98,7 +56,7 @@ async fn a_session_comes_up_announces_with_end_of_rib_and_answers_route_refresh(
     let fake = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = fake.local_addr().unwrap().port();
     let c = config(65001, 65002, port);
-    tokio::spawn(task(&c).run());
+    let _peers = super::super::spawn_tasks(&c);
 
     let (mut s, _) = tokio::time::timeout(Duration::from_secs(10), fake.accept())
         .await

@@ -38,6 +38,7 @@
 
 pub mod driver;
 pub mod listener;
+pub mod rib_task;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -45,6 +46,8 @@ use std::net::{IpAddr, SocketAddr};
 use tokio::sync::mpsc;
 
 use crate::config::Config;
+use crate::rib::{self, PeerId, Rib, RouteAttrs};
+use crate::wire::{NextHop, Origin, PathAttributes};
 
 /// Why the daemon could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -117,13 +120,7 @@ pub async fn run(config: Config) -> Result<(), Error> {
         config.peers.len()
     );
 
-    let mut peers = HashMap::new();
-    for peer in &config.peers {
-        let (tx, rx) = mpsc::channel(driver::INPUT_QUEUE);
-        peers.insert(peer.address.to_canonical(), tx.clone());
-        let task = driver::PeerTask::new(&config, peer, tx, rx);
-        tokio::spawn(task.run());
-    }
+    let peers = spawn_tasks(&config);
     tokio::spawn(listener::accept_loop(listener, peers));
 
     tokio::select! {
@@ -131,4 +128,60 @@ pub async fn run(config: Config) -> Result<(), Error> {
         _ = int.recv() => tracing::info!("SIGINT: shutting down"),
     }
     Ok(())
+}
+
+/// Starts the RIB task and one task per peer; returns the peer tasks' input queues by peer
+/// address, for the listener.
+pub fn spawn_tasks(config: &Config) -> HashMap<IpAddr, mpsc::Sender<driver::Input>> {
+    let (rib, originate) = build_rib(config);
+    let (rib_tx, rib_rx) = mpsc::unbounded_channel();
+    tokio::spawn(rib_task::RibTask::new(rib, originate, rib_rx).run());
+    let mut peers = HashMap::new();
+    for (i, peer) in config.peers.iter().enumerate() {
+        let (tx, rx) = mpsc::channel(driver::INPUT_QUEUE);
+        peers.insert(peer.address.to_canonical(), tx.clone());
+        let id = PeerId::try_from(i + 1).unwrap_or(PeerId::MAX);
+        let task = driver::PeerTask::new(config, peer, id, rib_tx.clone(), tx, rx);
+        tokio::spawn(task.run());
+    }
+    peers
+}
+
+/// The RIB for `config`, with its peers added in configuration order (peer `i` of the file is
+/// [`PeerId`] `i + 1`), and the originated routes.
+pub fn build_rib(config: &Config) -> (Rib, Vec<(ipnet::IpNet, RouteAttrs)>) {
+    let g = &config.global;
+    let mut rib = Rib::new(rib::Global {
+        asn: g.asn,
+        router_id: g.router_id,
+        cluster_id: g.router_id,
+        best: rib::best::Options::default(),
+    });
+    for p in &config.peers {
+        rib.add_peer(rib::PeerConfig {
+            name: p.name.clone(),
+            address: p.address.to_canonical(),
+            remote_asn: p.asn,
+            local_asn: g.asn,
+            rr_client: false,
+            next_hop_self: false,
+            next_hop_keep: false,
+            allow_local_as: 0,
+            max_prefixes: None,
+        });
+    }
+    let originate = config
+        .originate
+        .iter()
+        .map(|o| {
+            let attrs = PathAttributes {
+                origin: Some(Origin::Igp),
+                communities: o.communities.clone(),
+                ..PathAttributes::default()
+            };
+            let next_hop = o.next_hop.map(NextHop::from);
+            (o.prefix, RouteAttrs { attrs, next_hop })
+        })
+        .collect();
+    (rib, originate)
 }

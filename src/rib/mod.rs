@@ -1,0 +1,896 @@
+//! The routing tables: Adj-RIB-In per peer, the Loc-RIB with its decision process, and the
+//! export to update groups that stands for the Adj-RIB-Out (RFC 4271 §3.2, §9; RFC 4456; RFC 4724).
+//!
+//! **Owns:** every path wren knows, the choice of the best one per prefix ([`best`]), the import
+//! and export rules ([`export`]: loop checks, split horizon, route reflection, next hop, AS path
+//! prepending, well-known communities), update groups, and graceful-restart stale marking.
+//!
+//! **Must not depend on:** tokio, sockets, the clock or any adapter. A [`Rib`] is plain data
+//! driven by method calls; each call returns the UPDATEs to send as [`Output`] values and the
+//! session layer's RIB task encodes and delivers them. Timers (the peer's restart time) are the
+//! caller's: it calls [`Rib::sweep_stale`] when one fires.
+//!
+//! ## Data layout
+//!
+//! ```text
+//!   Loc-RIB:     HashMap<Ipv4Net, Dest>, HashMap<Ipv6Net, Dest>
+//!   Dest:        every candidate path for the prefix, best first  (SmallVec, one path inline)
+//!   Path:        (Arc<RouteAttrs>, peer id + stale bit, path id)   16 octets
+//!   RouteAttrs:  interned (attrs::AttrTable): equal attribute sets are stored once
+//!   Adj-RIB-In:  per peer, the set of prefixes it has paths for (an index into the Loc-RIB)
+//!   Adj-RIB-Out: not stored. Peers whose export rules are equal ([`export::GroupKey`]) form an
+//!                update group; a change of best path is exported once per group and the
+//!                group's view is recomputed from the Loc-RIB when a peer joins (as BIRD 2 does
+//!                without `export table`).
+//! ```
+//!
+//! Every operation is incremental: an UPDATE touches the prefixes it names, a peer going down
+//! touches the prefixes in its Adj-RIB-In, and nothing rescans the table except a peer's
+//! initial dump.
+//!
+//! Split horizon inside a group: a path is never sent back to the peer it came from. A group
+//! message names up to two members to skip ([`Target::Group`]); those members get their own
+//! correction ([`Target::Peer`]) when their view differs from the group's.
+
+pub mod attrs;
+pub mod best;
+pub mod export;
+pub mod outbox;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+use smallvec::SmallVec;
+
+pub use attrs::{AttrTable, Attrs, RouteAttrs};
+pub use export::{GroupKey, Learned, Rejected};
+pub use outbox::{Outbox, Output, Target};
+
+use crate::wire::{Family, NextHop, Update};
+
+/// An UPDATE's attributes for one next hop, after the import rules.
+type Imported = (Option<NextHop>, Result<Attrs, Rejected>);
+
+/// Index of a peer in the [`Rib`]; [`LOCAL`] is this speaker's own routes.
+pub type PeerId = u32;
+
+/// Index of an update group.
+pub type GroupId = u32;
+
+/// The pseudo-peer that owns originated routes.
+pub const LOCAL: PeerId = 0;
+
+/// Settings of the whole RIB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Global {
+    /// Local AS.
+    pub asn: u32,
+    /// Our BGP identifier.
+    pub router_id: Ipv4Addr,
+    /// CLUSTER_ID for route reflection (RFC 4456 §7); the router id unless configured.
+    pub cluster_id: Ipv4Addr,
+    /// Decision-process options.
+    pub best: best::Options,
+}
+
+/// A peer's routing settings (from `[[peer]]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerConfig {
+    /// Name for logs.
+    pub name: String,
+    /// The peer's address.
+    pub address: IpAddr,
+    /// The peer's AS.
+    pub remote_asn: u32,
+    /// The AS we present to the peer (`local_asn`, default the global AS).
+    pub local_asn: u32,
+    /// The peer is our route-reflector client (RFC 4456).
+    pub rr_client: bool,
+    /// Always announce ourselves as next hop.
+    pub next_hop_self: bool,
+    /// Never change the next hop, even over eBGP.
+    pub next_hop_keep: bool,
+    /// How often our AS may appear in a received AS_PATH (Calico's `numAllowedLocalASNumbers`).
+    pub allow_local_as: u8,
+    /// Most prefixes accepted before the session is closed with Cease subcode 1 (RFC 4486).
+    pub max_prefixes: Option<u32>,
+}
+
+impl PeerConfig {
+    /// True when the session is external (the two AS numbers differ).
+    pub fn is_ebgp(&self) -> bool {
+        self.remote_asn != self.local_asn
+    }
+}
+
+/// What the session layer learned when the session reached Established.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// The peer's BGP identifier.
+    pub router_id: Ipv4Addr,
+    /// Negotiated families.
+    pub families: Vec<Family>,
+    /// Both sides use 4-octet AS numbers.
+    pub four_octet_as: bool,
+    /// Our IPv4 address towards the peer ("next hop self" for IPv4 routes).
+    pub self_v4: Option<Ipv4Addr>,
+    /// Our IPv6 address towards the peer ("next hop self" for IPv6 routes).
+    pub self_v6: Option<Ipv6Addr>,
+    /// The peer advertised the Graceful Restart capability (RFC 4724 §3), so we keep its routes
+    /// as stale when its session drops without a NOTIFICATION.
+    pub graceful_restart: bool,
+}
+
+/// Marks a path as stale in [`Path::peer`] (RFC 4724 §4.2).
+const STALE: u32 = 1 << 31;
+
+/// One candidate path for a prefix.
+#[derive(Debug, Clone)]
+pub struct Path {
+    attrs: Attrs,
+    peer: u32,
+    path_id: u32,
+}
+
+impl Path {
+    /// The peer the path came from.
+    pub fn peer(&self) -> PeerId {
+        self.peer & !STALE
+    }
+    /// True while the peer is restarting and has not re-announced the path (RFC 4724 §4.2).
+    pub fn is_stale(&self) -> bool {
+        self.peer & STALE != 0
+    }
+    /// The ADD-PATH path identifier (RFC 7911), 0 without ADD-PATH.
+    pub fn path_id(&self) -> u32 {
+        self.path_id
+    }
+    /// The path's attributes and next hop.
+    pub fn attrs(&self) -> &Attrs {
+        &self.attrs
+    }
+    fn same(a: Option<&Path>, b: Option<&Path>) -> bool {
+        match (a, b) {
+            (None, None) => true,
+            (Some(a), Some(b)) => {
+                a.peer() == b.peer() && a.path_id == b.path_id && Arc::ptr_eq(&a.attrs, &b.attrs)
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Every path for one prefix, best first.
+type Dest = SmallVec<[Path; 1]>;
+
+/// A peer's Adj-RIB-In index: the prefixes it has at least one path for.
+#[derive(Debug, Default)]
+struct AdjIn {
+    v4: HashSet<Ipv4Net>,
+    v6: HashSet<Ipv6Net>,
+}
+
+impl AdjIn {
+    fn len(&self) -> usize {
+        self.v4.len() + self.v6.len()
+    }
+}
+
+#[derive(Debug)]
+struct PeerSlot {
+    config: PeerConfig,
+    session: Option<SessionInfo>,
+    /// Kept after the session drops, for the decision process on stale paths.
+    router_id: Ipv4Addr,
+    group: Option<GroupId>,
+    rejected: u64,
+}
+
+#[derive(Debug)]
+struct Group {
+    key: GroupKey,
+    members: Vec<PeerId>,
+}
+
+/// Per-operation cache of exported attributes: (source attrs, source peer, group) → result. The
+/// source `Attrs` is held so that its address cannot be reused while the entry exists.
+type ExportCache = HashMap<(usize, PeerId, GroupId), (Attrs, Option<Attrs>)>;
+
+/// What the table operations need besides the table itself.
+struct Cx<'a> {
+    global: &'a Global,
+    peers: &'a [PeerSlot],
+    groups: &'a [Group],
+    attrs: &'a mut AttrTable,
+    cache: &'a mut ExportCache,
+    out: &'a mut Outbox,
+}
+
+/// The change to make to one peer's path(s) for one prefix.
+#[derive(Debug, Clone)]
+enum Op {
+    /// Add or replace the path with this path id.
+    Set(u32, Attrs),
+    /// Remove the path with this path id.
+    Remove(u32),
+    /// Remove every path of the peer.
+    RemoveAll,
+    /// Remove the peer's stale paths.
+    RemoveStale,
+    /// Mark every path of the peer stale.
+    MarkStale,
+}
+
+trait Key: Copy + Eq + Hash + Into<IpNet> {
+    const FAMILY: Family;
+}
+impl Key for Ipv4Net {
+    const FAMILY: Family = Family::IPV4_UNICAST;
+}
+impl Key for Ipv6Net {
+    const FAMILY: Family = Family::IPV6_UNICAST;
+}
+
+impl Cx<'_> {
+    fn source(&self, peer: PeerId) -> (best::Source, Learned) {
+        match self.peers.get(peer as usize) {
+            Some(slot) if peer != LOCAL => {
+                let ebgp = slot.config.is_ebgp();
+                (
+                    best::Source {
+                        local: false,
+                        ebgp,
+                        peer_address: slot.config.address,
+                        router_id: slot.router_id,
+                    },
+                    if ebgp {
+                        Learned::Ebgp
+                    } else {
+                        Learned::Ibgp {
+                            client: slot.config.rr_client,
+                            router_id: slot.router_id,
+                        }
+                    },
+                )
+            }
+            _ => (
+                best::Source {
+                    local: true,
+                    ebgp: false,
+                    peer_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                    router_id: self.global.router_id,
+                },
+                Learned::Local,
+            ),
+        }
+    }
+
+    fn export(&mut self, path: &Path, family: Family, gid: GroupId) -> Option<Attrs> {
+        let key = (Arc::as_ptr(&path.attrs) as usize, path.peer(), gid);
+        if let Some((_, out)) = self.cache.get(&key) {
+            return out.clone();
+        }
+        let group = self.groups.get(gid as usize)?;
+        let (_, learned) = self.source(path.peer());
+        let out = export::export(self.global, learned, &path.attrs, family, &group.key)
+            .map(|ra| self.attrs.intern(ra));
+        self.cache.insert(key, (path.attrs.clone(), out.clone()));
+        out
+    }
+
+    fn member(&self, peer: Option<PeerId>, gid: GroupId) -> Option<PeerId> {
+        let p = peer?;
+        (self.peers.get(p as usize)?.group == Some(gid)).then_some(p)
+    }
+
+    /// Sends what changed for `prefix` when its best path went from `old` to `new`.
+    fn emit(&mut self, prefix: IpNet, family: Family, old: Option<&Path>, new: Option<&Path>) {
+        for gid in 0..self.groups.len() as GroupId {
+            if self
+                .groups
+                .get(gid as usize)
+                .is_none_or(|g| g.members.is_empty())
+            {
+                continue;
+            }
+            let old_out = old.and_then(|p| self.export(p, family, gid));
+            let new_out = new.and_then(|p| self.export(p, family, gid));
+            let ex_old = self.member(old.map(Path::peer), gid);
+            let ex_new = self.member(new.map(Path::peer), gid);
+            let same = match (&old_out, &new_out) {
+                (None, None) => true,
+                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                _ => false,
+            };
+            let except = if ex_old == ex_new {
+                [ex_old, None]
+            } else {
+                [ex_old, ex_new]
+            };
+            if !same {
+                let target = Target::Group { group: gid, except };
+                match &new_out {
+                    Some(a) => self.out.announce(target, prefix, a),
+                    None => self.out.withdraw(target, prefix),
+                }
+            }
+            if ex_old != ex_new {
+                // The old source had nothing from us and now gets the new path; the new source
+                // had the old path and now gets nothing.
+                if let (Some(p), Some(a)) = (ex_old, &new_out) {
+                    self.out.announce(Target::Peer(p), prefix, a);
+                }
+                if let (Some(p), Some(_)) = (ex_new, &old_out) {
+                    self.out.withdraw(Target::Peer(p), prefix);
+                }
+            }
+        }
+    }
+
+    /// Puts the best path first.
+    fn reselect(&self, dest: &mut Dest) {
+        if dest.len() < 2 {
+            return;
+        }
+        let cands: SmallVec<[best::Candidate; 8]> = dest
+            .iter()
+            .map(|p| best::Candidate {
+                attrs: &p.attrs.attrs,
+                source: self.source(p.peer()).0,
+                next_hop_reachable: true,
+                igp_cost: None,
+            })
+            .collect();
+        if let Some(sel) = best::select(&cands, &self.global.best) {
+            drop(cands);
+            dest.swap(0, sel.best);
+        }
+    }
+
+    /// Applies `op` for `peer` at `key`; returns whether the peer still has a path there.
+    fn change<K: Key>(
+        &mut self,
+        table: &mut HashMap<K, Dest>,
+        key: K,
+        peer: PeerId,
+        op: Op,
+    ) -> bool {
+        let dest = match op {
+            Op::Set(..) => table.entry(key).or_default(),
+            _ => match table.get_mut(&key) {
+                Some(d) => d,
+                None => return false,
+            },
+        };
+        let old_best = dest.first().cloned();
+        let mine = |p: &Path| p.peer() == peer;
+        match op {
+            Op::Set(path_id, attrs) => {
+                let path = Path {
+                    attrs,
+                    peer,
+                    path_id,
+                };
+                match dest.iter_mut().find(|p| mine(p) && p.path_id == path_id) {
+                    Some(slot) => *slot = path,
+                    None => dest.push(path),
+                }
+            }
+            Op::Remove(path_id) => dest.retain(|p| !(mine(p) && p.path_id == path_id)),
+            Op::RemoveAll => dest.retain(|p| !mine(p)),
+            Op::RemoveStale => dest.retain(|p| !(mine(p) && p.is_stale())),
+            Op::MarkStale => {
+                for p in dest.iter_mut().filter(|p| mine(p)) {
+                    p.peer |= STALE;
+                }
+                return true;
+            }
+        }
+        self.reselect(dest);
+        let has = dest.iter().any(mine);
+        let new_best = dest.first().cloned();
+        if dest.is_empty() {
+            table.remove(&key);
+        }
+        if !Path::same(old_best.as_ref(), new_best.as_ref()) {
+            self.emit(key.into(), K::FAMILY, old_best.as_ref(), new_best.as_ref());
+        }
+        has
+    }
+}
+
+/// The RIB. See the module documentation.
+#[derive(Debug)]
+pub struct Rib {
+    global: Global,
+    peers: Vec<PeerSlot>,
+    adj_in: Vec<AdjIn>,
+    groups: Vec<Group>,
+    group_index: HashMap<GroupKey, GroupId>,
+    attrs: AttrTable,
+    cache: ExportCache,
+    v4: HashMap<Ipv4Net, Dest>,
+    v6: HashMap<Ipv6Net, Dest>,
+}
+
+/// Counts for the CLI and metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Prefixes in the Loc-RIB.
+    pub prefixes: usize,
+    /// Paths in the Loc-RIB (all candidates).
+    pub paths: usize,
+    /// Distinct attribute sets held.
+    pub attr_sets: usize,
+    /// Update groups with at least one member.
+    pub groups: usize,
+}
+
+/// Runs `$body` with `$cx` (a [`Cx`]) and `$v4`, `$v6` and `$adj` borrowed from `$rib`.
+macro_rules! with_cx {
+    ($rib:expr, |$cx:ident, $v4:ident, $v6:ident, $adj:ident| $body:block) => {{
+        let Rib {
+            global,
+            peers,
+            adj_in: $adj,
+            groups,
+            attrs,
+            cache,
+            v4: $v4,
+            v6: $v6,
+            ..
+        } = $rib;
+        let mut out = Outbox::new();
+        {
+            #[allow(unused_mut)]
+            let mut $cx = Cx {
+                global,
+                peers,
+                groups,
+                attrs,
+                cache,
+                out: &mut out,
+            };
+            $body
+        }
+        cache.clear();
+        out.finish()
+    }};
+}
+
+impl Rib {
+    /// An empty RIB with only the [`LOCAL`] pseudo-peer.
+    pub fn new(global: Global) -> Rib {
+        let local = PeerSlot {
+            config: PeerConfig {
+                name: "local".into(),
+                address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                remote_asn: global.asn,
+                local_asn: global.asn,
+                rr_client: false,
+                next_hop_self: false,
+                next_hop_keep: false,
+                allow_local_as: 0,
+                max_prefixes: None,
+            },
+            session: None,
+            router_id: global.router_id,
+            group: None,
+            rejected: 0,
+        };
+        Rib {
+            global,
+            peers: vec![local],
+            adj_in: vec![AdjIn::default()],
+            groups: Vec::new(),
+            group_index: HashMap::new(),
+            attrs: AttrTable::default(),
+            cache: ExportCache::new(),
+            v4: HashMap::new(),
+            v6: HashMap::new(),
+        }
+    }
+
+    /// The RIB's settings.
+    pub fn global(&self) -> &Global {
+        &self.global
+    }
+
+    /// Registers a configured peer; its session starts down.
+    pub fn add_peer(&mut self, config: PeerConfig) -> PeerId {
+        let id = self.peers.len() as PeerId;
+        self.peers.push(PeerSlot {
+            config,
+            session: None,
+            router_id: Ipv4Addr::UNSPECIFIED,
+            group: None,
+            rejected: 0,
+        });
+        self.adj_in.push(AdjIn::default());
+        id
+    }
+
+    /// The peer's configuration.
+    pub fn peer_config(&self, peer: PeerId) -> Option<&PeerConfig> {
+        self.peers.get(peer as usize).map(|s| &s.config)
+    }
+
+    /// The update group of an established peer.
+    pub fn group_of(&self, peer: PeerId) -> Option<GroupId> {
+        self.peers.get(peer as usize)?.group
+    }
+
+    /// The established members of a group.
+    pub fn group_members(&self, group: GroupId) -> &[PeerId] {
+        self.groups
+            .get(group as usize)
+            .map_or(&[], |g| g.members.as_slice())
+    }
+
+    /// The export key of a group (its families and AS-number width decide the encoding).
+    pub fn group_key(&self, group: GroupId) -> Option<&GroupKey> {
+        self.groups.get(group as usize).map(|g| &g.key)
+    }
+
+    /// The session of an established peer.
+    pub fn session(&self, peer: PeerId) -> Option<&SessionInfo> {
+        self.peers.get(peer as usize)?.session.as_ref()
+    }
+
+    /// Number of prefixes the peer has paths for (its Adj-RIB-In after import rules).
+    pub fn prefix_count(&self, peer: PeerId) -> usize {
+        self.adj_in.get(peer as usize).map_or(0, AdjIn::len)
+    }
+
+    /// Number of received paths the import rules rejected (loops), since the peer was added.
+    pub fn rejected_count(&self, peer: PeerId) -> u64 {
+        self.peers.get(peer as usize).map_or(0, |s| s.rejected)
+    }
+
+    /// The configured `max_prefixes` when the peer holds more prefixes than it allows (the
+    /// session layer then closes the session with Cease subcode 1, RFC 4486).
+    pub fn over_max_prefixes(&self, peer: PeerId) -> Option<u32> {
+        let max = self.peers.get(peer as usize)?.config.max_prefixes?;
+        (self.prefix_count(peer) > max as usize).then_some(max)
+    }
+
+    /// Table counts.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            prefixes: self.v4.len() + self.v6.len(),
+            paths: self.v4.values().map(|d| d.len()).sum::<usize>()
+                + self.v6.values().map(|d| d.len()).sum::<usize>(),
+            attr_sets: self.attrs.len(),
+            groups: self.groups.iter().filter(|g| !g.members.is_empty()).count(),
+        }
+    }
+
+    /// Every candidate path for `prefix`, best first.
+    pub fn paths(&self, prefix: IpNet) -> &[Path] {
+        match prefix {
+            IpNet::V4(p) => self.v4.get(&p).map_or(&[], |d| d.as_slice()),
+            IpNet::V6(p) => self.v6.get(&p).map_or(&[], |d| d.as_slice()),
+        }
+    }
+
+    /// The best path for `prefix`.
+    pub fn best(&self, prefix: IpNet) -> Option<&Path> {
+        self.paths(prefix).first()
+    }
+
+    /// Every prefix with its paths, best first (unordered).
+    pub fn routes(&self) -> impl Iterator<Item = (IpNet, &[Path])> + '_ {
+        self.v4
+            .iter()
+            .map(|(k, d)| (IpNet::V4(*k), d.as_slice()))
+            .chain(self.v6.iter().map(|(k, d)| (IpNet::V6(*k), d.as_slice())))
+    }
+
+    /// Why each path of `prefix` lost against the best, in the order of [`Rib::paths`]
+    /// (`None` for the best); the reason shown by `show route`.
+    pub fn reasons(&self, prefix: IpNet) -> Vec<Option<best::Reason>> {
+        let paths = self.paths(prefix);
+        let cx_source = |peer: PeerId| -> best::Source {
+            match self.peers.get(peer as usize) {
+                Some(slot) if peer != LOCAL => best::Source {
+                    local: false,
+                    ebgp: slot.config.is_ebgp(),
+                    peer_address: slot.config.address,
+                    router_id: slot.router_id,
+                },
+                _ => best::Source {
+                    local: true,
+                    ebgp: false,
+                    peer_address: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+                    router_id: self.global.router_id,
+                },
+            }
+        };
+        let cands: Vec<best::Candidate> = paths
+            .iter()
+            .map(|p| best::Candidate {
+                attrs: &p.attrs.attrs,
+                source: cx_source(p.peer()),
+                next_hop_reachable: true,
+                igp_cost: None,
+            })
+            .collect();
+        best::select(&cands, &self.global.best).map_or_else(Vec::new, |s| s.lost)
+    }
+
+    /// The peer's Adj-RIB-In: every path it sent that the import rules accepted.
+    pub fn adj_rib_in(&self, peer: PeerId) -> Vec<(IpNet, &Path)> {
+        let Some(adj) = self.adj_in.get(peer as usize) else {
+            return Vec::new();
+        };
+        let v4 = adj.v4.iter().map(|p| IpNet::V4(*p));
+        let v6 = adj.v6.iter().map(|p| IpNet::V6(*p));
+        v4.chain(v6)
+            .flat_map(|net| {
+                self.paths(net)
+                    .iter()
+                    .filter(move |p| p.peer() == peer)
+                    .map(move |p| (net, p))
+            })
+            .collect()
+    }
+
+    /// The session to `peer` reached Established: the peer joins its update group and gets the
+    /// group's view of the Loc-RIB, then End-of-RIB for each family (RFC 4724 §2).
+    pub fn peer_up(&mut self, peer: PeerId, session: SessionInfo) -> Vec<Output> {
+        let Some(slot) = self.peers.get_mut(peer as usize) else {
+            return Vec::new();
+        };
+        let c = &slot.config;
+        let ebgp = c.is_ebgp();
+        let mut families = session.families.clone();
+        families.sort();
+        let key = GroupKey {
+            ebgp,
+            remote_asn: if ebgp { c.remote_asn } else { 0 },
+            local_asn: c.local_asn,
+            rr_client: c.rr_client,
+            next_hop_self: c.next_hop_self,
+            next_hop_keep: c.next_hop_keep,
+            self_v4: session.self_v4,
+            self_v6: session.self_v6,
+            four_octet_as: session.four_octet_as,
+            families: families.clone(),
+        };
+        slot.router_id = session.router_id;
+        slot.session = Some(session);
+        let gid = match self.group_index.get(&key) {
+            Some(&g) => g,
+            None => {
+                let g = self.groups.len() as GroupId;
+                self.groups.push(Group {
+                    key: key.clone(),
+                    members: Vec::new(),
+                });
+                self.group_index.insert(key, g);
+                g
+            }
+        };
+        if let Some(slot) = self.peers.get_mut(peer as usize) {
+            slot.group = Some(gid);
+        }
+        if let Some(g) = self.groups.get_mut(gid as usize) {
+            g.members.push(peer);
+        }
+        self.dump(peer, gid, &families)
+    }
+
+    /// Sends `peer` its group's view of the Loc-RIB for `families`, each followed by End-of-RIB.
+    fn dump(&mut self, peer: PeerId, gid: GroupId, families: &[Family]) -> Vec<Output> {
+        with_cx!(self, |cx, v4, v6, _adj| {
+            let target = Target::Peer(peer);
+            if families.contains(&Family::IPV4_UNICAST) {
+                for (k, dest) in v4.iter() {
+                    if let Some(best) = dest.first().filter(|b| b.peer() != peer) {
+                        if let Some(a) = cx.export(best, Family::IPV4_UNICAST, gid) {
+                            cx.out.announce(target, IpNet::V4(*k), &a);
+                        }
+                    }
+                }
+            }
+            if families.contains(&Family::IPV6_UNICAST) {
+                for (k, dest) in v6.iter() {
+                    if let Some(best) = dest.first().filter(|b| b.peer() != peer) {
+                        if let Some(a) = cx.export(best, Family::IPV6_UNICAST, gid) {
+                            cx.out.announce(target, IpNet::V6(*k), &a);
+                        }
+                    }
+                }
+            }
+            for f in families {
+                cx.out.end_of_rib(target, *f);
+            }
+        })
+    }
+
+    /// The peer sent a ROUTE-REFRESH for `family` (RFC 2918 §4): sends it that family again,
+    /// then End-of-RIB.
+    pub fn refresh(&mut self, peer: PeerId, family: Family) -> Vec<Output> {
+        let Some(gid) = self.group_of(peer) else {
+            return Vec::new();
+        };
+        let negotiated = self
+            .session(peer)
+            .is_some_and(|s| s.families.contains(&family));
+        if !negotiated {
+            return Vec::new();
+        }
+        self.dump(peer, gid, &[family])
+    }
+
+    /// Number of the peer's paths still marked stale (RFC 4724 §4.2).
+    pub fn stale_count(&self, peer: PeerId) -> usize {
+        self.adj_rib_in(peer)
+            .iter()
+            .filter(|(_, p)| p.is_stale())
+            .count()
+    }
+
+    /// The session to `peer` went down. With `graceful` (it dropped without a NOTIFICATION and
+    /// the peer had advertised Graceful Restart, RFC 4724 §4.2) its paths are kept and marked
+    /// stale until [`Rib::end_of_rib`] or [`Rib::sweep_stale`]; otherwise they are withdrawn.
+    /// Returns whether stale paths were kept.
+    pub fn peer_down(&mut self, peer: PeerId, graceful: bool) -> (Vec<Output>, bool) {
+        let Some(slot) = self.peers.get_mut(peer as usize) else {
+            return (Vec::new(), false);
+        };
+        let keep = graceful && slot.session.as_ref().is_some_and(|s| s.graceful_restart);
+        slot.session = None;
+        if let Some(gid) = slot.group.take() {
+            if let Some(g) = self.groups.get_mut(gid as usize) {
+                g.members.retain(|&m| m != peer);
+            }
+        }
+        let op = if keep { Op::MarkStale } else { Op::RemoveAll };
+        let out = self.apply_all(peer, None, op);
+        (out, keep)
+    }
+
+    /// End-of-RIB for `family` from `peer`: its paths still stale in that family are withdrawn
+    /// (RFC 4724 §4.2).
+    pub fn end_of_rib(&mut self, peer: PeerId, family: Family) -> Vec<Output> {
+        self.apply_all(peer, Some(family), Op::RemoveStale)
+    }
+
+    /// The peer's restart time ran out, or its stale paths must go for another reason: withdraws
+    /// every stale path of `peer`.
+    pub fn sweep_stale(&mut self, peer: PeerId) -> Vec<Output> {
+        self.apply_all(peer, None, Op::RemoveStale)
+    }
+
+    /// Applies `op` to every prefix in the peer's Adj-RIB-In (of `family`, or all).
+    fn apply_all(&mut self, peer: PeerId, family: Option<Family>, op: Op) -> Vec<Output> {
+        with_cx!(self, |cx, v4, v6, adj| {
+            let Some(adj) = adj.get_mut(peer as usize) else {
+                return Vec::new();
+            };
+            if family.is_none_or(|f| f == Family::IPV4_UNICAST) {
+                let keys: Vec<Ipv4Net> = adj.v4.iter().copied().collect();
+                for k in keys {
+                    if !cx.change(v4, k, peer, op.clone()) {
+                        adj.v4.remove(&k);
+                    }
+                }
+            }
+            if family.is_none_or(|f| f == Family::IPV6_UNICAST) {
+                let keys: Vec<Ipv6Net> = adj.v6.iter().copied().collect();
+                for k in keys {
+                    if !cx.change(v6, k, peer, op.clone()) {
+                        adj.v6.remove(&k);
+                    }
+                }
+            }
+        })
+    }
+
+    /// Applies an UPDATE received from `peer`: withdrawals, then announcements through the import
+    /// rules (a rejected path counts as a withdrawal, as RFC 4271 §9.1.2 treats a looped path).
+    /// Afterwards the caller checks [`Rib::over_max_prefixes`].
+    pub fn update(&mut self, peer: PeerId, update: &Update) -> Vec<Output> {
+        let Some(slot) = self.peers.get(peer as usize) else {
+            return Vec::new();
+        };
+        if peer == LOCAL {
+            return Vec::new();
+        }
+        // Import every distinct next hop once (usually one per UPDATE).
+        let mut imported: SmallVec<[Imported; 2]> = SmallVec::new();
+        for (_, _, nh) in update.announcements() {
+            if imported.iter().any(|(h, _)| *h == nh) {
+                continue;
+            }
+            let mut attrs = update.attrs.clone();
+            attrs.next_hop = None;
+            let ra = RouteAttrs {
+                attrs,
+                next_hop: nh,
+            };
+            let res =
+                export::import(&self.global, &slot.config, ra).map(|ra| self.attrs.intern(ra));
+            imported.push((nh, res));
+        }
+        let mut rejected = 0u64;
+        let out = with_cx!(self, |cx, v4, v6, adj| {
+            let Some(adj) = adj.get_mut(peer as usize) else {
+                return Vec::new();
+            };
+            for (_, nlri) in update.withdrawals() {
+                let op = Op::Remove(nlri.path_id.unwrap_or(0));
+                apply(&mut cx, v4, v6, adj, peer, nlri.prefix, op);
+            }
+            for (_, nlri, nh) in update.announcements() {
+                let path_id = nlri.path_id.unwrap_or(0);
+                let op = match imported.iter().find(|(h, _)| *h == nh) {
+                    Some((_, Ok(a))) => Op::Set(path_id, a.clone()),
+                    _ => {
+                        rejected += 1;
+                        Op::Remove(path_id)
+                    }
+                };
+                apply(&mut cx, v4, v6, adj, peer, nlri.prefix, op);
+            }
+        });
+        if let Some(slot) = self.peers.get_mut(peer as usize) {
+            slot.rejected += rejected;
+        }
+        out
+    }
+
+    /// Originates `prefix` with `attrs` (`next_hop: None` means "ourselves"), replacing an
+    /// earlier origination of it.
+    pub fn originate(&mut self, prefix: IpNet, attrs: RouteAttrs) -> Vec<Output> {
+        let a = self.attrs.intern(attrs);
+        with_cx!(self, |cx, v4, v6, adj| {
+            if let Some(adj) = adj.get_mut(LOCAL as usize) {
+                apply(&mut cx, v4, v6, adj, LOCAL, prefix, Op::Set(0, a));
+            }
+        })
+    }
+
+    /// Stops originating `prefix`.
+    pub fn withdraw_originated(&mut self, prefix: IpNet) -> Vec<Output> {
+        with_cx!(self, |cx, v4, v6, adj| {
+            if let Some(adj) = adj.get_mut(LOCAL as usize) {
+                apply(&mut cx, v4, v6, adj, LOCAL, prefix, Op::Remove(0));
+            }
+        })
+    }
+}
+
+/// Applies `op` at `prefix` and keeps the peer's Adj-RIB-In index in step.
+fn apply(
+    cx: &mut Cx,
+    v4: &mut HashMap<Ipv4Net, Dest>,
+    v6: &mut HashMap<Ipv6Net, Dest>,
+    adj: &mut AdjIn,
+    peer: PeerId,
+    prefix: IpNet,
+    op: Op,
+) {
+    match prefix.trunc() {
+        IpNet::V4(k) => {
+            if cx.change(v4, k, peer, op) {
+                adj.v4.insert(k);
+            } else {
+                adj.v4.remove(&k);
+            }
+        }
+        IpNet::V6(k) => {
+            if cx.change(v6, k, peer, op) {
+                adj.v6.insert(k);
+            } else {
+                adj.v6.remove(&k);
+            }
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! The RIB task: the one task that owns the [`Rib`]. Peer tasks send it what their sessions
+//! learn ([`RibInput`]); it applies each input, encodes the resulting UPDATEs once per update
+//! group and hands the bytes to every member's connection writer.
+//!
+//! Flow control: each peer's reader holds a permit of a small per-peer semaphore for every
+//! UPDATE until this task has applied it, so a peer that floods UPDATEs faster than the RIB
+//! absorbs them is slowed down by TCP, while its own and every other peer's KEEPALIVEs and Hold
+//! timers (run by the peer tasks) keep their timing. Output to a peer goes through an unbounded
+//! queue drained by that connection's writer at the speed TCP allows; an UPDATE encoded for a
+//! group is one shared buffer however many members receive it.
+//!
+//! Timers here are graceful-restart timers (RFC 4724 §4.2): the restart time a peer advertised,
+//! started when its session drops without a NOTIFICATION, and the stale-path time, started
+//! when it comes back; when either fires the peer's remaining stale paths are withdrawn.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::{mpsc, OwnedSemaphorePermit};
+use tokio::time::Instant;
+
+use super::driver::Input;
+use crate::rib::{Output, PeerId, Rib, RouteAttrs, SessionInfo, Target};
+use crate::wire::{self, code, Ctx, EncodeError, Family, Message, Notification, Update};
+
+/// How long a returning peer has to send End-of-RIB before its stale paths are withdrawn
+/// (RFC 4724 §4.2 leaves the value local; GoBGP and FRR use 360 s).
+pub const STALE_PATH_TIME: Duration = Duration::from_secs(360);
+
+/// What the RIB task receives.
+#[derive(Debug)]
+pub enum RibInput {
+    /// A session reached Established.
+    PeerUp {
+        /// The peer.
+        peer: PeerId,
+        /// What was negotiated.
+        info: SessionInfo,
+        /// The connection's RIB output queue.
+        out: mpsc::UnboundedSender<Bytes>,
+        /// The peer task's input queue, to ask it to stop the session (prefix limit).
+        control: mpsc::Sender<Input>,
+    },
+    /// A session left Established.
+    PeerDown {
+        /// The peer.
+        peer: PeerId,
+        /// It dropped without a NOTIFICATION, so a Graceful Restart peer's routes are kept.
+        graceful: bool,
+        /// The restart time the peer advertised (RFC 4724 §3).
+        restart_time: Duration,
+    },
+    /// An UPDATE (or End-of-RIB) received from an established peer.
+    Update {
+        /// The peer.
+        peer: PeerId,
+        /// The decoded UPDATE.
+        update: Update,
+        /// Released once the UPDATE is applied (flow control, see the module docs).
+        permit: Option<OwnedSemaphorePermit>,
+    },
+    /// The peer asked for our routes again (ROUTE-REFRESH, RFC 2918).
+    RouteRefresh {
+        /// The peer.
+        peer: PeerId,
+        /// The family asked for.
+        family: Family,
+    },
+}
+
+struct Member {
+    out: mpsc::UnboundedSender<Bytes>,
+    control: mpsc::Sender<Input>,
+    ctx: Ctx,
+}
+
+/// The RIB task's state. Build with [`RibTask::new`], then spawn [`RibTask::run`].
+pub struct RibTask {
+    rib: Rib,
+    rx: mpsc::UnboundedReceiver<RibInput>,
+    members: HashMap<PeerId, Member>,
+    stale_deadline: HashMap<PeerId, Instant>,
+}
+
+impl RibTask {
+    /// The task for `rib`, with `originate` already applied, reading `rx`.
+    pub fn new(
+        mut rib: Rib,
+        originate: Vec<(ipnet::IpNet, RouteAttrs)>,
+        rx: mpsc::UnboundedReceiver<RibInput>,
+    ) -> RibTask {
+        for (prefix, attrs) in originate {
+            // No peer is up yet, so there is nothing to send.
+            let _ = rib.originate(prefix, attrs);
+        }
+        RibTask {
+            rib,
+            rx,
+            members: HashMap::new(),
+            stale_deadline: HashMap::new(),
+        }
+    }
+
+    /// Runs until every sender of the input queue is gone.
+    pub async fn run(mut self) {
+        loop {
+            let next = self.stale_deadline.values().min().copied();
+            tokio::select! {
+                input = self.rx.recv() => match input {
+                    Some(input) => self.on_input(input),
+                    None => return,
+                },
+                _ = sleep_until(next), if next.is_some() => self.fire_timers(),
+            }
+        }
+    }
+
+    fn name(&self, peer: PeerId) -> String {
+        self.rib
+            .peer_config(peer)
+            .map_or_else(|| format!("#{peer}"), |c| c.name.clone())
+    }
+
+    fn on_input(&mut self, input: RibInput) {
+        match input {
+            RibInput::PeerUp {
+                peer,
+                info,
+                out,
+                control,
+            } => {
+                let ctx = Ctx {
+                    four_octet_as: info.four_octet_as,
+                    ..Ctx::default()
+                };
+                self.members.insert(peer, Member { out, control, ctx });
+                if self.stale_deadline.contains_key(&peer) {
+                    self.stale_deadline
+                        .insert(peer, Instant::now() + STALE_PATH_TIME);
+                }
+                let outputs = self.rib.peer_up(peer, info);
+                let n = outputs
+                    .iter()
+                    .filter(|o| o.update.as_end_of_rib().is_none())
+                    .count();
+                tracing::info!(
+                    "peer {}: sending the table in {n} UPDATEs, then End-of-RIB",
+                    self.name(peer)
+                );
+                self.deliver(outputs);
+            }
+            RibInput::PeerDown {
+                peer,
+                graceful,
+                restart_time,
+            } => {
+                self.members.remove(&peer);
+                let before = self.rib.prefix_count(peer);
+                let (outputs, kept) = self.rib.peer_down(peer, graceful);
+                if kept {
+                    tracing::info!(
+                        "peer {}: graceful restart: keeping {before} prefixes as stale for up to {} s",
+                        self.name(peer),
+                        restart_time.as_secs()
+                    );
+                    self.stale_deadline
+                        .insert(peer, Instant::now() + restart_time);
+                } else {
+                    tracing::info!("peer {}: withdrew its {before} prefixes", self.name(peer));
+                    self.stale_deadline.remove(&peer);
+                }
+                self.deliver(outputs);
+            }
+            RibInput::Update {
+                peer,
+                update,
+                permit,
+            } => {
+                let outputs = match update.as_end_of_rib() {
+                    Some(family) => {
+                        let stale = self.rib.stale_count(peer);
+                        let outputs = self.rib.end_of_rib(peer, family);
+                        tracing::info!(
+                            "peer {}: End-of-RIB for {family}; {} prefixes, {} stale paths swept",
+                            self.name(peer),
+                            self.rib.prefix_count(peer),
+                            stale - self.rib.stale_count(peer)
+                        );
+                        if self.rib.stale_count(peer) == 0 {
+                            self.stale_deadline.remove(&peer);
+                        }
+                        outputs
+                    }
+                    None => self.rib.update(peer, &update),
+                };
+                drop(permit);
+                self.deliver(outputs);
+                if let Some(max) = self.rib.over_max_prefixes(peer) {
+                    self.stop_over_limit(peer, max);
+                }
+            }
+            RibInput::RouteRefresh { peer, family } => {
+                let outputs = self.rib.refresh(peer, family);
+                self.deliver(outputs);
+            }
+        }
+    }
+
+    fn stop_over_limit(&mut self, peer: PeerId, max: u32) {
+        tracing::warn!(
+            "peer {}: more than max_prefixes = {max} prefixes; closing the session (Cease 6/1)",
+            self.name(peer)
+        );
+        if let Some(m) = self.members.get(&peer) {
+            // RFC 4486 §4: the data carries the AFI, SAFI and the limit.
+            let mut data = vec![0, 1, 1];
+            data.extend_from_slice(&max.to_be_bytes());
+            let n = Notification::with_data(code::CEASE, 1, data);
+            let _ = m.control.try_send(Input::Stop(n));
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        let now = Instant::now();
+        let due: Vec<PeerId> = self
+            .stale_deadline
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(p, _)| *p)
+            .collect();
+        for peer in due {
+            self.stale_deadline.remove(&peer);
+            let stale = self.rib.stale_count(peer);
+            tracing::info!(
+                "peer {}: graceful restart time over; withdrawing {stale} stale paths",
+                self.name(peer)
+            );
+            let outputs = self.rib.sweep_stale(peer);
+            self.deliver(outputs);
+        }
+    }
+
+    /// Encodes each output once and queues it to its receivers.
+    fn deliver(&mut self, outputs: Vec<Output>) {
+        for o in outputs {
+            match o.target {
+                Target::Peer(p) => {
+                    let Some(m) = self.members.get(&p) else {
+                        continue;
+                    };
+                    for bytes in encode_update(o.update, &m.ctx) {
+                        let _ = m.out.send(bytes);
+                    }
+                }
+                Target::Group { group, except } => {
+                    let Some(key) = self.rib.group_key(group) else {
+                        continue;
+                    };
+                    let ctx = Ctx {
+                        four_octet_as: key.four_octet_as,
+                        ..Ctx::default()
+                    };
+                    let encoded = encode_update(o.update, &ctx);
+                    for p in self.rib.group_members(group) {
+                        if except.contains(&Some(*p)) {
+                            continue;
+                        }
+                        if let Some(m) = self.members.get(p) {
+                            for bytes in &encoded {
+                                let _ = m.out.send(bytes.clone());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Encodes `update`, splitting it in two (recursively) when it does not fit one message.
+pub fn encode_update(update: Update, ctx: &Ctx) -> Vec<Bytes> {
+    let mut buf = BytesMut::with_capacity(wire::MAX_MESSAGE_LEN);
+    let msg = Message::Update(update);
+    match wire::encode(&msg, ctx, &mut buf) {
+        Ok(()) => vec![buf.freeze()],
+        Err(EncodeError::TooLong { .. }) => {
+            let Message::Update(update) = msg else {
+                return Vec::new();
+            };
+            match split_update(update) {
+                Some((a, b)) => {
+                    let mut v = encode_update(a, ctx);
+                    v.extend(encode_update(b, ctx));
+                    v
+                }
+                None => {
+                    tracing::error!("an UPDATE with one prefix does not fit a message; dropped");
+                    Vec::new()
+                }
+            }
+        }
+        Err(e) => {
+            tracing::error!("cannot encode an UPDATE: {e}; dropped");
+            Vec::new()
+        }
+    }
+}
+
+/// Splits an UPDATE's NLRI (or withdrawals) into two halves with the same attributes.
+fn split_update(mut u: Update) -> Option<(Update, Update)> {
+    fn halve<T>(v: &mut Vec<T>) -> Option<Vec<T>> {
+        (v.len() > 1).then(|| v.split_off(v.len() / 2))
+    }
+    let mut b = Update {
+        attrs: u.attrs.clone(),
+        ..Update::default()
+    };
+    if let Some(rest) = halve(&mut u.nlri) {
+        b.nlri = rest;
+    } else if let Some(rest) = halve(&mut u.withdrawn) {
+        b.withdrawn = rest;
+    } else if let Some(mp) = u.mp_reach.as_mut() {
+        let rest = halve(&mut mp.nlri)?;
+        b.mp_reach = Some(wire::MpReach {
+            nlri: rest,
+            ..mp.clone()
+        });
+    } else if let Some(mp) = u.mp_unreach.as_mut() {
+        let rest = halve(&mut mp.nlri)?;
+        b.mp_unreach = Some(wire::MpUnreach {
+            family: mp.family,
+            nlri: rest,
+        });
+    } else {
+        return None;
+    }
+    Some((u, b))
+}
+
+/// Sleeps until `at`, or forever when there is no timer.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
