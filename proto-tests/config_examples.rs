@@ -97,7 +97,7 @@ fn wren_check_rejects_a_bad_hold_time_naming_file_key_and_problem() {
     let f = dir.join("broken.toml");
     std::fs::write(
         &f,
-        "[global]\nasn = 64512\nrouter_id = \"192.0.2.1\"\n\n[[peer]]\naddress = \"192.0.2.2\"\nasn = 64513\nhold_time = 2\n",
+        "[global]\nasn = 64512\nrouter_id = \"203.0.113.1\"\n\n[[peer]]\naddress = \"203.0.113.2\"\nasn = 64513\nhold_time = 2\n",
     )
     .unwrap();
     let out = wren_check(&["--config".as_ref(), f.as_os_str()]);
@@ -124,7 +124,7 @@ fn wren_check_rejects_an_unknown_key_naming_it() {
     let f = dir.join("typo.toml");
     std::fs::write(
         &f,
-        "[global]\nasn = 64512\nrouter_id = \"192.0.2.1\"\n\n[[peer]]\naddress = \"192.0.2.2\"\nasn = 64513\nholdtime = 30\n",
+        "[global]\nasn = 64512\nrouter_id = \"203.0.113.1\"\n\n[[peer]]\naddress = \"203.0.113.2\"\nasn = 64513\nholdtime = 30\n",
     )
     .unwrap();
     let out = wren_check(&["--config".as_ref(), f.as_os_str()]);

@@ -35,6 +35,10 @@ enum Command {
         /// The TOML configuration file.
         #[arg(long, short, value_name = "FILE")]
         config: PathBuf,
+        /// wren is restarting (BIRD's `-R`): set the Restart State bit in the Graceful Restart
+        /// capability (RFC 4724 §3) so peers keep our routes until our End-of-RIB.
+        #[arg(long, short = 'R')]
+        graceful_restart: bool,
     },
 }
 
@@ -43,13 +47,16 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Demo => demo(),
         Command::Check { config } => check(config),
-        Command::Run { config } => run(config),
+        Command::Run {
+            config,
+            graceful_restart,
+        } => run(config, graceful_restart),
     }
 }
 
 /// `wren run`: load the configuration (failing as `wren check` does), then run the sessions.
-fn run(path: PathBuf) -> ExitCode {
-    let config = match wren::config::Config::load(&path) {
+fn run(path: PathBuf, restarting: bool) -> ExitCode {
+    let mut config = match wren::config::Config::load(&path) {
         Ok(c) => c,
         Err(e @ wren::config::Error::Read { .. }) => {
             eprintln!("wren run: {e}");
@@ -60,6 +67,7 @@ fn run(path: PathBuf) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    config.restarting = restarting;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()

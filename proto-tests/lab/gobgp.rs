@@ -34,6 +34,9 @@ pub struct GobgpNeighbor {
     pub passive: bool,
     /// `timers.config.connect-retry` in seconds (lab default 5, GoBGP default 120).
     pub connect_retry: u32,
+    /// `timers.config.hold-time` and `keepalive-interval` in seconds (GoBGP defaults 90 and 30
+    /// when `None`).
+    pub timers: Option<(u32, u32)>,
     /// Raw TOML appended after this neighbor's tables (e.g. `[neighbors.ebgp-multihop.config]`).
     pub extra_toml: String,
 }
@@ -49,8 +52,16 @@ impl GobgpNeighbor {
             password: None,
             passive: false,
             connect_retry: 5,
+            timers: None,
             extra_toml: String::new(),
         }
+    }
+
+    /// Sets the proposed hold time and the keepalive interval, in seconds.
+    #[must_use]
+    pub fn timers(mut self, hold_time: u32, keepalive_interval: u32) -> Self {
+        self.timers = Some((hold_time, keepalive_interval));
+        self
     }
 
     /// Sets `local-address`.
@@ -134,6 +145,12 @@ impl GobgpConfig {
                 "  [neighbors.timers.config]\n    connect-retry = {}",
                 n.connect_retry
             );
+            if let Some((hold, keepalive)) = n.timers {
+                let _ = writeln!(
+                    s,
+                    "    hold-time = {hold}\n    keepalive-interval = {keepalive}"
+                );
+            }
             if n.local_address.is_some() || n.passive {
                 let _ = writeln!(s, "  [neighbors.transport.config]");
                 if let Some(local) = n.local_address {

@@ -15,11 +15,25 @@ impl Wren {
     /// Writes `config` (TOML) as `<node>-<name>.toml` in the lab directory and starts
     /// `wren run --config` on `node` with `RUST_LOG=debug`.
     pub fn start(lab: &Lab, node: &Node, name: &str, config: &str) -> Result<Wren> {
+        Self::start_with_log(lab, node, name, config, "debug")
+    }
+
+    /// Like [`Wren::start`] with `RUST_LOG=<rust_log>`, e.g. `info` for a test that sends so
+    /// many prefixes that wren's per-prefix debug lines would swamp the log (the `received …`
+    /// lines and [`Wren::wait_for_log`] on them need `debug`).
+    pub fn start_with_log(
+        lab: &Lab,
+        node: &Node,
+        name: &str,
+        config: &str,
+        rust_log: &str,
+    ) -> Result<Wren> {
         let path = lab.write_file(&format!("{}-{name}.toml", node.name()), config)?;
         let path = path.to_string_lossy().into_owned();
+        let rust_log = format!("RUST_LOG={rust_log}");
         let argv = [
             "env",
-            "RUST_LOG=debug",
+            &rust_log,
             env!("CARGO_BIN_EXE_wren"),
             "run",
             "--config",

@@ -27,9 +27,13 @@ use std::time::Duration;
 use ipnet::IpNet;
 
 use crate::fsm;
-use crate::wire::{Capability, Community, Family};
+use crate::rib;
+use crate::wire::{
+    AddPathFamily, AddPathMode, Capability, Community, Family, GracefulRestart,
+    GracefulRestartFamily,
+};
 
-pub use raw::{FamilyName, RawConfig, RawControl, RawGlobal, RawOriginate, RawPeer};
+pub use raw::{AddPaths, FamilyName, RawConfig, RawControl, RawGlobal, RawOriginate, RawPeer};
 
 /// The annotated default configuration, `config/wren.toml`, compiled into the binary.
 pub const EMBEDDED_DEFAULT: &str = include_str!("../../config/wren.toml");
@@ -51,6 +55,15 @@ pub const MAX_PASSWORD_LEN: usize = 80;
 
 /// The longest peer name (BIRD's `SYM_MAX_LEN` is 64).
 pub const MAX_NAME_LEN: usize = 64;
+
+/// The default `global.restart_time`, in seconds (BIRD's and Calico's 120).
+pub const DEFAULT_RESTART_TIME: u16 = 120;
+
+/// The largest restart time the 12-bit capability field carries (RFC 4724 §3).
+pub const MAX_RESTART_TIME: u16 = 4095;
+
+/// The largest `peer.allow_local_as` (Calico's `numAllowedLocalASNumbers` is 0..=10).
+pub const MAX_ALLOW_LOCAL_AS: u8 = 10;
 
 /// AS_TRANS (RFC 6793 §9): never a real AS, so never a configured one.
 pub const AS_TRANS: u32 = 23456;
@@ -141,6 +154,17 @@ pub struct Global {
     pub listen_address: IpAddr,
     /// TCP port the listener binds (default 179).
     pub listen_port: u16,
+    /// CLUSTER_ID for route reflection (RFC 4456 §7); default the router id.
+    pub cluster_id: Ipv4Addr,
+    /// Compare MED between paths from different neighbour ASes (default false).
+    pub always_compare_med: bool,
+    /// Keep equal-cost best paths as a set for the kernel (ECMP; default false).
+    pub multipath: bool,
+    /// Advertise the Graceful Restart capability and keep the routes of restarting peers that
+    /// advertise it (RFC 4724; default true).
+    pub graceful_restart: bool,
+    /// Restart time we advertise, seconds (default 120, at most 4095).
+    pub restart_time: u16,
 }
 
 /// Validated `[control]`: the control socket.
@@ -169,7 +193,8 @@ pub struct Peer {
     /// Hold time we propose, seconds: 0 or at least 3 (default 90).
     pub hold_time: u16,
     /// Keepalive interval, seconds, below `hold_time`; `None` means a third of the negotiated
-    /// hold time (the only behaviour of the state machine today).
+    /// hold time. The state machine caps it at a third of the negotiated hold time
+    /// ([`fsm::Config::keepalive_interval`]).
     pub keepalive: Option<u16>,
     /// ConnectRetryTime (default 120 s).
     pub connect_retry: Duration,
@@ -181,12 +206,27 @@ pub struct Peer {
     pub multihop: Option<u8>,
     /// Address families announced with Multiprotocol capabilities; default the address's family.
     pub families: Vec<Family>,
+    /// The AS we present to this peer (default `global.asn`); decides iBGP or eBGP.
+    pub local_asn: u32,
+    /// The peer is our route-reflector client (RFC 4456; iBGP only).
+    pub rr_client: bool,
+    /// Always announce our address as next hop.
+    pub next_hop_self: bool,
+    /// Never change the next hop, even over eBGP.
+    pub next_hop_keep: bool,
+    /// How often our AS may appear in a received AS_PATH before the path counts as a loop.
+    pub allow_local_as: u8,
+    /// Most prefixes accepted; above it the session is closed with Cease subcode 1 (RFC 4486).
+    pub max_prefixes: Option<u32>,
+    /// ADD-PATH directions negotiated (RFC 7911).
+    pub add_paths: AddPaths,
 }
 
 impl Peer {
-    /// Whether the session is internal (same AS as `local_asn`).
-    pub fn is_ibgp(&self, local_asn: u32) -> bool {
-        self.asn == local_asn
+    /// Whether the session is internal: the peer's AS is the one we present to it
+    /// (`local_asn`, default `global.asn`).
+    pub fn is_ibgp(&self) -> bool {
+        self.asn == self.local_asn
     }
 }
 
@@ -214,6 +254,9 @@ pub struct Config {
     pub peers: Vec<Peer>,
     /// Every `[[originate]]`, in file order.
     pub originate: Vec<Originate>,
+    /// Not from the file: wren was started after a restart of its own (`wren run
+    /// --graceful-restart`), so its OPENs set the Restart State bit (RFC 4724 §3).
+    pub restarting: bool,
 }
 
 impl Config {
@@ -240,19 +283,76 @@ impl Config {
     }
 
     /// The state machine's configuration for `peer`: our AS and router id, the peer's AS, hold
-    /// time, ConnectRetry, passive, and one Multiprotocol capability per family (added by
-    /// [`fsm::Config::local_open`]). Route Refresh is announced (the [`fsm::Config::new`]
+    /// time, keepalive, ConnectRetry, passive, and one Multiprotocol capability per family (added
+    /// by [`fsm::Config::local_open`]). Route Refresh is announced (the [`fsm::Config::new`]
     /// default) and 4-octet AS is always added by [`crate::wire::Open::new`].
     pub fn fsm_config(&self, peer: &Peer) -> fsm::Config {
-        let mut c = fsm::Config::new(self.global.asn, self.global.router_id, peer.asn);
+        let mut c = fsm::Config::new(peer.local_asn, self.global.router_id, peer.asn);
         c.hold_time = peer.hold_time;
+        c.keepalive_time = peer.keepalive;
         c.connect_retry = peer.connect_retry;
         c.passive = peer.passive;
         c.families = peer.families.clone();
         if !c.capabilities.contains(&Capability::RouteRefresh) {
             c.capabilities.push(Capability::RouteRefresh);
         }
+        if self.global.graceful_restart {
+            c.capabilities
+                .push(Capability::GracefulRestart(GracefulRestart {
+                    restart_state: self.restarting,
+                    notification: false,
+                    restart_time: self.global.restart_time,
+                    families: peer
+                        .families
+                        .iter()
+                        .map(|&family| GracefulRestartFamily {
+                            family,
+                            forwarding_preserved: false,
+                        })
+                        .collect(),
+                }));
+        }
+        if peer.add_paths == AddPaths::Receive {
+            c.capabilities.push(Capability::AddPath(
+                peer.families
+                    .iter()
+                    .map(|&family| AddPathFamily {
+                        family,
+                        mode: AddPathMode::Receive,
+                    })
+                    .collect(),
+            ));
+        }
         c
+    }
+
+    /// The RIB's settings (RFC 4456 cluster id, decision options).
+    pub fn rib_global(&self) -> rib::Global {
+        let g = &self.global;
+        rib::Global {
+            asn: g.asn,
+            router_id: g.router_id,
+            cluster_id: g.cluster_id,
+            best: rib::best::Options {
+                always_compare_med: g.always_compare_med,
+                multipath: g.multipath,
+            },
+        }
+    }
+
+    /// The RIB's view of `peer`: its routing options.
+    pub fn rib_peer(&self, peer: &Peer) -> rib::PeerConfig {
+        rib::PeerConfig {
+            name: peer.name.clone(),
+            address: peer.address.to_canonical(),
+            remote_asn: peer.asn,
+            local_asn: peer.local_asn,
+            rr_client: peer.rr_client,
+            next_hop_self: peer.next_hop_self,
+            next_hop_keep: peer.next_hop_keep,
+            allow_local_as: peer.allow_local_as,
+            max_prefixes: peer.max_prefixes,
+        }
     }
 
     /// A short human summary, as `wren check` prints it.
@@ -273,11 +373,7 @@ impl Config {
                 p.name,
                 p.address,
                 p.asn,
-                if p.is_ibgp(self.global.asn) {
-                    "iBGP"
-                } else {
-                    "eBGP"
-                },
+                if p.is_ibgp() { "iBGP" } else { "eBGP" },
                 families.join(","),
                 if p.passive { "  passive" } else { "" }
             ));

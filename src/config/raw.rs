@@ -13,8 +13,8 @@ use serde::{Deserialize, Deserializer};
 
 use super::{
     default_peer_name, parse_community, Config, Control, Error, Global, Originate, Password, Peer,
-    AS_TRANS, DEFAULT_CONNECT_RETRY_SECS, DEFAULT_CONTROL_SOCKET, DEFAULT_PORT, MAX_NAME_LEN,
-    MAX_PASSWORD_LEN,
+    AS_TRANS, DEFAULT_CONNECT_RETRY_SECS, DEFAULT_CONTROL_SOCKET, DEFAULT_PORT,
+    DEFAULT_RESTART_TIME, MAX_ALLOW_LOCAL_AS, MAX_NAME_LEN, MAX_PASSWORD_LEN, MAX_RESTART_TIME,
 };
 use crate::fsm::DEFAULT_HOLD_TIME;
 use crate::wire::Family;
@@ -48,6 +48,16 @@ pub struct RawGlobal {
     pub listen_address: Option<IpAddr>,
     /// Listener port (default 179).
     pub listen_port: Option<u16>,
+    /// Route-reflector CLUSTER_ID (default the router id).
+    pub cluster_id: Option<Ipv4Addr>,
+    /// Compare MED across neighbour ASes (default false).
+    pub always_compare_med: Option<bool>,
+    /// Keep equal-cost paths as a set for the kernel (default false).
+    pub multipath: Option<bool>,
+    /// Advertise Graceful Restart and help restarting peers (default true).
+    pub graceful_restart: Option<bool>,
+    /// Restart time advertised, seconds (default 120).
+    pub restart_time: Option<u16>,
 }
 
 /// `[control]` as written.
@@ -108,6 +118,35 @@ pub struct RawPeer {
     pub multihop: Option<u16>,
     /// Families (default the address's family).
     pub families: Option<Vec<FamilyName>>,
+    /// The AS presented to this peer (default `global.asn`).
+    pub local_asn: Option<u32>,
+    /// The peer is a route-reflector client (default false).
+    pub rr_client: Option<bool>,
+    /// Always announce our address as next hop (default false).
+    pub next_hop_self: Option<bool>,
+    /// Never change the next hop (default false).
+    pub next_hop_keep: Option<bool>,
+    /// Occurrences of our AS allowed in received AS paths (default 0).
+    pub allow_local_as: Option<u8>,
+    /// Prefix limit (default none).
+    pub max_prefixes: Option<u32>,
+    /// ADD-PATH (default "off").
+    pub add_paths: Option<AddPaths>,
+}
+
+/// `peer.add_paths`: which ADD-PATH directions (RFC 7911) to negotiate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AddPaths {
+    /// No ADD-PATH.
+    #[default]
+    Off,
+    /// Accept several paths per prefix from the peer.
+    Receive,
+    /// Send several paths per prefix to the peer (not supported yet).
+    Send,
+    /// Both directions (not supported yet).
+    Both,
 }
 
 /// `[[originate]]` as written.
@@ -173,6 +212,22 @@ impl RawConfig {
                 "listen_port must be 1..=65535".into(),
             ));
         }
+        if g.cluster_id.is_some_and(|c| c.is_unspecified()) {
+            return Err(err(
+                "global.cluster_id".into(),
+                "cluster_id must not be 0.0.0.0 (RFC 4456 §7: a 4-octet non-zero id)".into(),
+            ));
+        }
+        let restart_time = g.restart_time.unwrap_or(DEFAULT_RESTART_TIME);
+        if restart_time > MAX_RESTART_TIME {
+            return Err(err(
+                "global.restart_time".into(),
+                format!(
+                    "restart_time must be at most {MAX_RESTART_TIME} seconds (a 12-bit field, \
+                     RFC 4724 §3), got {restart_time}"
+                ),
+            ));
+        }
         let global = Global {
             asn: g.asn,
             router_id: g.router_id,
@@ -180,6 +235,11 @@ impl RawConfig {
                 .listen_address
                 .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
             listen_port: g.listen_port.unwrap_or(DEFAULT_PORT),
+            cluster_id: g.cluster_id.unwrap_or(g.router_id),
+            always_compare_med: g.always_compare_med.unwrap_or(false),
+            multipath: g.multipath.unwrap_or(false),
+            graceful_restart: g.graceful_restart.unwrap_or(true),
+            restart_time,
         };
         let control = Control {
             socket: self
@@ -200,7 +260,9 @@ impl RawConfig {
         let mut names = HashSet::new();
         for (i, p) in self.peer.iter().enumerate() {
             let key = |k: &str| format!("peer[{i}].{k}");
-            let peer = p.validate().map_err(|(k, problem)| err(key(k), problem))?;
+            let peer = p
+                .validate(g.asn)
+                .map_err(|(k, problem)| err(key(k), problem))?;
             if !addresses.insert(peer.address) {
                 return Err(err(
                     key("address"),
@@ -242,6 +304,7 @@ impl RawConfig {
             control,
             peers,
             originate,
+            restarting: false,
         })
     }
 }
@@ -269,7 +332,7 @@ fn is_valid_name(name: &str) -> bool {
 
 impl RawPeer {
     /// Checks one peer on its own; errors are (key, problem).
-    fn validate(&self) -> Result<Peer, (&'static str, String)> {
+    fn validate(&self, global_asn: u32) -> Result<Peer, (&'static str, String)> {
         let a = self.address;
         if a.is_unspecified() || a.is_multicast() || a == IpAddr::V4(Ipv4Addr::BROADCAST) {
             return Err(("address", format!("address {a} is not a unicast address")));
@@ -413,10 +476,59 @@ impl RawPeer {
                 out
             }
         };
+        let local_asn = self.local_asn.unwrap_or(global_asn);
+        check_asn(local_asn).map_err(|p| ("local_asn", p))?;
+        let rr_client = self.rr_client.unwrap_or(false);
+        if rr_client && local_asn != self.asn {
+            return Err((
+                "rr_client",
+                format!(
+                    "rr_client needs an internal peer (RFC 4456 reflects between iBGP peers), \
+                     but asn {} differs from the local AS {local_asn}",
+                    self.asn
+                ),
+            ));
+        }
+        let next_hop_self = self.next_hop_self.unwrap_or(false);
+        let next_hop_keep = self.next_hop_keep.unwrap_or(false);
+        if next_hop_self && next_hop_keep {
+            return Err((
+                "next_hop_keep",
+                "next_hop_keep and next_hop_self contradict each other; set one".into(),
+            ));
+        }
+        let allow_local_as = self.allow_local_as.unwrap_or(0);
+        if allow_local_as > MAX_ALLOW_LOCAL_AS {
+            return Err((
+                "allow_local_as",
+                format!("allow_local_as must be 0..={MAX_ALLOW_LOCAL_AS}, got {allow_local_as}"),
+            ));
+        }
+        if self.max_prefixes == Some(0) {
+            return Err((
+                "max_prefixes",
+                "max_prefixes must be at least 1 (omit it for no limit)".into(),
+            ));
+        }
+        let add_paths = self.add_paths.unwrap_or_default();
+        if matches!(add_paths, AddPaths::Send | AddPaths::Both) {
+            return Err((
+                "add_paths",
+                "add_paths \"send\" and \"both\" are not supported yet; \"receive\" and \"off\" are"
+                    .into(),
+            ));
+        }
         Ok(Peer {
             name,
             address: a,
             asn: self.asn,
+            local_asn,
+            rr_client,
+            next_hop_self,
+            next_hop_keep,
+            allow_local_as,
+            max_prefixes: self.max_prefixes,
+            add_paths,
             port: self.port.unwrap_or(DEFAULT_PORT),
             passive: self.passive.unwrap_or(false),
             local_address: self.local_address,

@@ -149,7 +149,7 @@ fn a_missing_required_key_is_named() {
 #[test]
 fn the_key_path_counts_array_tables() {
     let text = format!(
-        "{MIN}\n[[peer]]\naddress = \"192.0.2.1\"\nasn = 1\n\n[[peer]]\naddress = \"192.0.2.2\"\nasn = 1\nport = -1\n"
+        "{MIN}\n[[peer]]\naddress = \"203.0.113.1\"\nasn = 1\n\n[[peer]]\naddress = \"203.0.113.2\"\nasn = 1\nport = -1\n"
     );
     rejects(&text, "peer[1].port", "u16");
 }
@@ -157,17 +157,17 @@ fn the_key_path_counts_array_tables() {
 #[test]
 fn asn_zero_and_as_trans_are_rejected() {
     rejects(
-        "[global]\nasn = 0\nrouter_id = \"192.0.2.1\"\n",
+        "[global]\nasn = 0\nrouter_id = \"203.0.113.1\"\n",
         "global.asn",
         "must not be 0",
     );
     rejects(
-        "[global]\nasn = 23456\nrouter_id = \"192.0.2.1\"\n",
+        "[global]\nasn = 23456\nrouter_id = \"203.0.113.1\"\n",
         "global.asn",
         "AS_TRANS",
     );
     rejects(
-        &format!("{MIN}\n[[peer]]\naddress = \"192.0.2.1\"\nasn = 23456\n"),
+        &format!("{MIN}\n[[peer]]\naddress = \"203.0.113.1\"\nasn = 23456\n"),
         "peer[0].asn",
         "AS_TRANS",
     );
@@ -175,7 +175,7 @@ fn asn_zero_and_as_trans_are_rejected() {
 
 #[test]
 fn a_four_octet_asn_is_accepted() {
-    let c = parse("[global]\nasn = 4200000000\nrouter_id = \"192.0.2.1\"\n").unwrap();
+    let c = parse("[global]\nasn = 4200000000\nrouter_id = \"203.0.113.1\"\n").unwrap();
     assert_eq!(c.global.asn, 4_200_000_000);
 }
 
@@ -434,7 +434,7 @@ fn an_originated_prefix_that_is_not_a_prefix_is_rejected() {
 #[test]
 fn duplicate_originated_prefixes_are_rejected() {
     rejects(
-        &format!("{MIN}\n[[originate]]\nprefix = \"192.0.2.0/24\"\n[[originate]]\nprefix = \"192.0.2.0/24\"\n"),
+        &format!("{MIN}\n[[originate]]\nprefix = \"203.0.113.0/24\"\n[[originate]]\nprefix = \"203.0.113.0/24\"\n"),
         "originate[1].prefix",
         "already originated",
     );
@@ -443,7 +443,7 @@ fn duplicate_originated_prefixes_are_rejected() {
 #[test]
 fn communities_parse_as_asn_value_and_well_known_names() {
     let c = parse(&format!(
-        "{MIN}\n[[originate]]\nprefix = \"192.0.2.0/24\"\ncommunities = [\"64512:100\", \"65535:65535\", \"no-export\", \"no-advertise\", \"no-export-subconfed\"]\n"
+        "{MIN}\n[[originate]]\nprefix = \"203.0.113.0/24\"\ncommunities = [\"64512:100\", \"65535:65535\", \"no-export\", \"no-advertise\", \"no-export-subconfed\"]\n"
     ))
     .unwrap();
     assert_eq!(
@@ -470,7 +470,7 @@ fn a_community_with_a_part_over_16_bits_is_rejected() {
         "no_export",
     ] {
         rejects(
-            &format!("{MIN}\n[[originate]]\nprefix = \"192.0.2.0/24\"\ncommunities = [\"1:1\", \"{bad}\"]\n"),
+            &format!("{MIN}\n[[originate]]\nprefix = \"203.0.113.0/24\"\ncommunities = [\"1:1\", \"{bad}\"]\n"),
             "originate[0].communities[1]",
             "asn:value",
         );
@@ -480,7 +480,7 @@ fn a_community_with_a_part_over_16_bits_is_rejected() {
 #[test]
 fn a_next_hop_must_match_the_prefix_family() {
     rejects(
-        &format!("{MIN}\n[[originate]]\nprefix = \"192.0.2.0/24\"\nnext_hop = \"2001:db8::1\"\n"),
+        &format!("{MIN}\n[[originate]]\nprefix = \"203.0.113.0/24\"\nnext_hop = \"2001:db8::1\"\n"),
         "originate[0].next_hop",
         "same address family",
     );
@@ -525,6 +525,18 @@ fn a_peer_converts_to_an_fsm_config() {
     );
     assert!(open.supports_route_refresh());
     assert_eq!(open.four_octet_as(), Some(64512));
+}
+
+#[test]
+fn the_peer_keepalive_reaches_the_fsm_config() {
+    let c = parse(&with_peer("hold_time = 9\nkeepalive = 2")).unwrap();
+    let f = c.fsm_config(&c.peers[0]);
+    assert_eq!(f.keepalive_time, Some(2));
+    assert_eq!(f.keepalive_interval(9), 2);
+    let c = parse(&with_peer("hold_time = 9")).unwrap();
+    let f = c.fsm_config(&c.peers[0]);
+    assert_eq!(f.keepalive_time, None);
+    assert_eq!(f.keepalive_interval(9), 3);
 }
 
 #[test]
@@ -596,4 +608,125 @@ proptest! {
             prop_assert!(msg.starts_with("fuzz.toml"));
         }
     }
+}
+
+#[test]
+fn routing_keys_default_to_a_plain_peer_and_the_router_id_as_cluster_id() {
+    let c = parse(&with_peer("")).unwrap();
+    let g = &c.global;
+    assert_eq!(g.cluster_id, g.router_id);
+    assert!(!g.always_compare_med && !g.multipath);
+    assert!(g.graceful_restart);
+    assert_eq!(g.restart_time, DEFAULT_RESTART_TIME);
+    let p = &c.peers[0];
+    assert_eq!(p.local_asn, 64512);
+    assert!(!p.rr_client && !p.next_hop_self && !p.next_hop_keep);
+    assert_eq!((p.allow_local_as, p.max_prefixes), (0, None));
+    assert_eq!(p.add_paths, AddPaths::Off);
+}
+
+#[test]
+fn routing_keys_are_read_into_the_rib_settings() {
+    let text = String::from(
+        "[global]\nasn = 64512\nrouter_id = \"198.51.100.1\"\ncluster_id = \"198.51.100.9\"\n\
+         always_compare_med = true\nmultipath = true\n\
+         [[peer]]\naddress = \"198.51.100.2\"\nasn = 64512\nrr_client = true\nnext_hop_self = true\n\
+         allow_local_as = 2\nmax_prefixes = 500\nadd_paths = \"receive\"\n"
+    );
+    let c = parse(&text).unwrap();
+    let g = c.rib_global();
+    assert_eq!(g.cluster_id, Ipv4Addr::new(198, 51, 100, 9));
+    assert!(g.best.always_compare_med && g.best.multipath);
+    let p = c.rib_peer(&c.peers[0]);
+    assert!(p.rr_client && p.next_hop_self && !p.next_hop_keep);
+    assert_eq!((p.allow_local_as, p.max_prefixes), (2, Some(500)));
+    let f = c.fsm_config(&c.peers[0]);
+    assert!(f
+        .capabilities
+        .iter()
+        .any(|c| matches!(c, Capability::AddPath(_))));
+}
+
+#[test]
+fn a_local_asn_override_is_the_as_in_our_open_and_decides_ibgp() {
+    let c = parse(&with_peer("local_asn = 64513")).unwrap();
+    let p = &c.peers[0];
+    assert!(p.is_ibgp(), "peer AS 64513 equals the overridden local AS");
+    assert_eq!(c.fsm_config(p).local_asn, 64513);
+    assert_eq!(c.rib_peer(p).local_asn, 64513);
+}
+
+#[test]
+fn graceful_restart_is_advertised_with_the_restart_bit_only_when_restarting() {
+    let mut c = parse(&with_peer("")).unwrap();
+    let gr = |c: &Config| {
+        c.fsm_config(&c.peers[0])
+            .capabilities
+            .into_iter()
+            .find_map(|cap| match cap {
+                Capability::GracefulRestart(g) => Some(g),
+                _ => None,
+            })
+    };
+    let g = gr(&c).expect("GR capability by default");
+    assert!(!g.restart_state);
+    assert_eq!(g.restart_time, 120);
+    c.restarting = true;
+    assert!(gr(&c).unwrap().restart_state);
+    let off = parse(&format!(
+        "{MIN}graceful_restart = false\n[[peer]]\naddress = \"198.51.100.2\"\nasn = 1\n"
+    ))
+    .unwrap();
+    assert!(gr(&off).is_none());
+}
+
+#[test]
+fn rr_client_on_an_external_peer_is_refused() {
+    rejects(
+        &with_peer("rr_client = true"),
+        "peer[0].rr_client",
+        "internal peer",
+    );
+}
+
+#[test]
+fn next_hop_self_and_next_hop_keep_together_are_refused() {
+    rejects(
+        &with_peer("next_hop_self = true\nnext_hop_keep = true"),
+        "peer[0].next_hop_keep",
+        "contradict",
+    );
+}
+
+#[test]
+fn add_paths_send_is_refused_as_not_supported_yet() {
+    rejects(
+        &with_peer("add_paths = \"send\""),
+        "peer[0].add_paths",
+        "not supported",
+    );
+}
+
+#[test]
+fn out_of_range_routing_values_are_refused_naming_the_key() {
+    rejects(
+        &with_peer("max_prefixes = 0"),
+        "peer[0].max_prefixes",
+        "at least 1",
+    );
+    rejects(
+        &with_peer("allow_local_as = 11"),
+        "peer[0].allow_local_as",
+        "0..=10",
+    );
+    rejects(
+        &format!("{MIN}restart_time = 4096\n"),
+        "global.restart_time",
+        "4095",
+    );
+    rejects(
+        &format!("{MIN}cluster_id = \"0.0.0.0\"\n"),
+        "global.cluster_id",
+        "0.0.0.0",
+    );
 }

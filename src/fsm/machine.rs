@@ -19,7 +19,8 @@ pub struct Fsm {
     remote_open: Option<Open>,
     /// Negotiated hold time (RFC 4271 §4.2); zero means no Hold and no Keepalive timer.
     hold_time: Duration,
-    /// Negotiated keepalive interval, a third of the hold time (RFC 4271 §10).
+    /// Keepalive interval: the configured one, capped at a third of the negotiated hold time
+    /// (RFC 4271 §10; [`Config::keepalive_interval`]).
     keepalive_time: Duration,
     /// Which of [`Timer::ALL`] are armed, so stale expiries are ignored and cancels are exact.
     armed: [bool; 4],
@@ -366,7 +367,7 @@ impl Fsm {
     fn accept_open(&mut self, out: &mut Vec<Action>, open: Open) {
         let hold = self.local_open.hold_time.min(open.hold_time);
         self.hold_time = Duration::from_secs(u64::from(hold));
-        self.keepalive_time = Duration::from_secs(u64::from(hold / 3));
+        self.keepalive_time = Duration::from_secs(u64::from(self.config.keepalive_interval(hold)));
         out.push(Action::Send(Message::Keepalive));
         if hold == 0 {
             self.cancel(out, Timer::Hold);
@@ -386,7 +387,8 @@ impl Fsm {
             self.unexpected(out, State::OpenConfirm);
             return;
         };
-        let negotiated = wire::negotiate(&self.local_open, remote);
+        let mut negotiated = wire::negotiate(&self.local_open, remote);
+        negotiated.keepalive_time = self.config.keepalive_interval(negotiated.hold_time);
         self.restart_hold(out);
         self.state = State::Established;
         self.consecutive_errors = 0;

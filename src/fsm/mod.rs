@@ -309,6 +309,12 @@ pub struct Config {
     /// The hold time we propose, in seconds: 0 (no keepalives) or at least 3. 1 and 2 are sent as
     /// 3, since a peer must refuse them (RFC 4271 §4.2, §10 suggests 90).
     pub hold_time: u16,
+    /// KeepaliveTime in seconds (RFC 4271 §10: configurable, suggested one third of the hold
+    /// time). `None` (the default) sends a KEEPALIVE every third of the negotiated hold time; a
+    /// value is used as is when shorter than that third and capped at it otherwise, and no
+    /// KEEPALIVEs are sent when the negotiated hold time is 0 (see
+    /// [`Config::keepalive_interval`]).
+    pub keepalive_time: Option<u16>,
     /// ConnectRetryTime (RFC 4271 §8.1.1, §10 suggests 120 s).
     pub connect_retry: Duration,
     /// Never connect out, only accept (BIRD's `passive on`; stronger than RFC 4271's
@@ -333,15 +339,16 @@ pub struct Config {
 }
 
 impl Config {
-    /// A configuration with the defaults: hold time 90 s, ConnectRetry 120 s, active, IPv4
-    /// unicast, Route Refresh announced, unknown capabilities accepted, error wait 60–300 s,
-    /// restart delay 5 s.
+    /// A configuration with the defaults: hold time 90 s, keepalive a third of the negotiated
+    /// hold time, ConnectRetry 120 s, active, IPv4 unicast, Route Refresh announced, unknown
+    /// capabilities accepted, error wait 60–300 s, restart delay 5 s.
     pub fn new(local_asn: u32, router_id: Ipv4Addr, remote_asn: u32) -> Config {
         Config {
             local_asn,
             router_id,
             remote_asn,
             hold_time: DEFAULT_HOLD_TIME,
+            keepalive_time: None,
             connect_retry: DEFAULT_CONNECT_RETRY,
             passive: false,
             capabilities: vec![Capability::RouteRefresh],
@@ -363,6 +370,20 @@ impl Config {
         match self.hold_time {
             1 | 2 => 3,
             h => h,
+        }
+    }
+
+    /// The KEEPALIVE interval in seconds for a session whose negotiated hold time is
+    /// `negotiated_hold` (RFC 4271 §4.4, §10): 0 (no KEEPALIVEs) when the hold time is 0;
+    /// otherwise `keepalive_time` when set, but never more than a third of the hold time, so a
+    /// peer that proposed a shorter hold time still hears from us three times per hold period.
+    /// A configured 0 with a non-zero hold time counts as unset.
+    pub fn keepalive_interval(&self, negotiated_hold: u16) -> u16 {
+        let third = negotiated_hold / 3;
+        match self.keepalive_time {
+            _ if negotiated_hold == 0 => 0,
+            Some(k) if k > 0 => k.min(third),
+            _ => third,
         }
     }
 

@@ -389,6 +389,92 @@ fn the_smaller_hold_time_wins_whichever_side_proposed_it() {
 }
 
 #[test]
+fn a_configured_keepalive_shorter_than_a_third_of_the_hold_time_is_used() {
+    let mut m = in_state(
+        Config {
+            hold_time: 90,
+            keepalive_time: Some(10),
+            ..config()
+        },
+        State::OpenSent,
+    );
+    let actions = m.handle(Event::BgpOpen(peer_open(90)));
+    assert!(
+        actions.contains(&Action::ArmTimer(Timer::Keepalive, secs(10))),
+        "{actions:?}"
+    );
+    assert!(actions.contains(&Action::ArmTimer(Timer::Hold, secs(90))));
+    // Every later expiry re-arms with the same interval, and SessionUp reports it.
+    assert_eq!(
+        m.handle(Event::KeepaliveTimerExpires),
+        vec![
+            Action::Send(Message::Keepalive),
+            Action::ArmTimer(Timer::Keepalive, secs(10))
+        ]
+    );
+    let up = m.handle(Event::KeepAliveMsg);
+    let Some(Action::SessionUp(n)) = up.last() else {
+        panic!("no SessionUp in {up:?}");
+    };
+    assert_eq!((n.hold_time, n.keepalive_time), (90, 10));
+}
+
+#[test]
+fn a_configured_keepalive_longer_than_a_third_of_the_negotiated_hold_time_is_capped() {
+    // We propose 90 s with keepalive 60 s; the peer proposes 9 s, so the negotiated hold time
+    // is 9 s and a KEEPALIVE must go out every 3 s, not every 60 s.
+    let mut m = in_state(
+        Config {
+            hold_time: 90,
+            keepalive_time: Some(60),
+            ..config()
+        },
+        State::OpenSent,
+    );
+    let actions = m.handle(Event::BgpOpen(peer_open(9)));
+    assert!(
+        actions.contains(&Action::ArmTimer(Timer::Keepalive, secs(3))),
+        "{actions:?}"
+    );
+    assert!(actions.contains(&Action::ArmTimer(Timer::Hold, secs(9))));
+    let up = m.handle(Event::KeepAliveMsg);
+    let Some(Action::SessionUp(n)) = up.last() else {
+        panic!("no SessionUp in {up:?}");
+    };
+    assert_eq!((n.hold_time, n.keepalive_time), (9, 3));
+}
+
+#[test]
+fn the_keepalive_interval_is_the_configured_one_capped_at_a_third_of_the_hold_time() {
+    let with = |k| Config {
+        keepalive_time: k,
+        ..config()
+    };
+    // (configured, negotiated hold) -> interval
+    let cases = [
+        (None, 90, 30),
+        (None, 3, 1),
+        (Some(10), 90, 10),
+        (Some(30), 90, 30),
+        (Some(31), 90, 30),
+        (Some(60), 9, 3),
+        (Some(1), 3, 1),
+        // No keepalives without a hold time; a configured 0 with a hold time counts as unset.
+        (None, 0, 0),
+        (Some(0), 0, 0),
+        (Some(5), 0, 0),
+        (Some(0), 90, 30),
+    ];
+    for (configured, hold, want) in cases {
+        assert_eq!(
+            with(configured).keepalive_interval(hold),
+            want,
+            "keepalive {configured:?}, hold {hold}"
+        );
+    }
+}
+
+#[test]
 fn hold_time_zero_disables_keepalives() {
     let mut m = fsm(State::OpenSent);
     assert_eq!(

@@ -209,6 +209,7 @@ struct Cx<'a> {
     attrs: &'a mut AttrTable,
     cache: &'a mut ExportCache,
     out: &'a mut Outbox,
+    changed: &'a mut Option<Vec<IpNet>>,
 }
 
 /// The change to make to one peer's path(s) for one prefix.
@@ -399,6 +400,9 @@ impl Cx<'_> {
         }
         if !Path::same(old_best.as_ref(), new_best.as_ref()) {
             self.emit(key.into(), K::FAMILY, old_best.as_ref(), new_best.as_ref());
+            if let Some(changed) = self.changed.as_mut() {
+                changed.push(key.into());
+            }
         }
         has
     }
@@ -416,6 +420,7 @@ pub struct Rib {
     cache: ExportCache,
     v4: HashMap<Ipv4Net, Dest>,
     v6: HashMap<Ipv6Net, Dest>,
+    changed: Option<Vec<IpNet>>,
 }
 
 /// Counts for the CLI and metrics.
@@ -443,6 +448,7 @@ macro_rules! with_cx {
             cache,
             v4: $v4,
             v6: $v6,
+            changed,
             ..
         } = $rib;
         let mut out = Outbox::new();
@@ -455,6 +461,7 @@ macro_rules! with_cx {
                 attrs,
                 cache,
                 out: &mut out,
+                changed,
             };
             $body
         }
@@ -493,7 +500,23 @@ impl Rib {
             cache: ExportCache::new(),
             v4: HashMap::new(),
             v6: HashMap::new(),
+            changed: None,
         }
+    }
+
+    /// Starts (or stops) recording the prefixes whose best path changes, for
+    /// [`Rib::take_best_changes`] (the kernel and the logs use it; off by default so that a
+    /// table nobody reads costs nothing).
+    pub fn track_best_changes(&mut self, on: bool) {
+        self.changed = on.then(Vec::new);
+    }
+
+    /// The prefixes whose best path changed since the last call, in order (a prefix may repeat).
+    pub fn take_best_changes(&mut self) -> Vec<IpNet> {
+        self.changed
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
     }
 
     /// The RIB's settings.

@@ -533,7 +533,7 @@ impl PeerTask {
         }
         let _ = self.rib.send(RibInput::Update {
             peer: self.id,
-            update,
+            update: Box::new(update),
             permit: self.pending_permit.take(),
         });
     }

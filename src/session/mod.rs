@@ -46,7 +46,7 @@ use std::net::{IpAddr, SocketAddr};
 use tokio::sync::mpsc;
 
 use crate::config::Config;
-use crate::rib::{self, PeerId, Rib, RouteAttrs};
+use crate::rib::{PeerId, Rib, RouteAttrs};
 use crate::wire::{NextHop, Origin, PathAttributes};
 
 /// Why the daemon could not start or stopped with an error.
@@ -110,6 +110,7 @@ pub async fn run(config: Config) -> Result<(), Error> {
 
     let mut term = signal(SignalKind::terminate()).map_err(Error::Signal)?;
     let mut int = signal(SignalKind::interrupt()).map_err(Error::Signal)?;
+    let mut hup = signal(SignalKind::hangup()).map_err(Error::Signal)?;
 
     let listen = SocketAddr::new(config.global.listen_address, config.global.listen_port);
     let listener = bind_listener(&config)?;
@@ -120,19 +121,59 @@ pub async fn run(config: Config) -> Result<(), Error> {
         config.peers.len()
     );
 
-    let peers = spawn_tasks(&config);
+    let (peers, rib) = spawn_tasks(&config);
     tokio::spawn(listener::accept_loop(listener, peers));
 
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    loop {
+        tokio::select! {
+            _ = term.recv() => {
+                tracing::info!("SIGTERM: shutting down");
+                break;
+            }
+            _ = int.recv() => {
+                tracing::info!("SIGINT: shutting down");
+                break;
+            }
+            _ = hup.recv() => reload(&config, &rib),
+        }
     }
     Ok(())
 }
 
-/// Starts the RIB task and one task per peer; returns the peer tasks' input queues by peer
-/// address, for the listener.
-pub fn spawn_tasks(config: &Config) -> HashMap<IpAddr, mpsc::Sender<driver::Input>> {
+/// SIGHUP: re-reads the configuration file and applies its `[[originate]]` list (announcing new
+/// prefixes and withdrawing removed ones). Other changes need a restart and are reported; a
+/// file that does not load is reported and changes nothing.
+fn reload(config: &Config, rib: &mpsc::UnboundedSender<rib_task::RibInput>) {
+    let fresh = if config.origin == crate::config::EMBEDDED_ORIGIN {
+        Config::embedded_default()
+    } else {
+        Config::load(&config.origin)
+    };
+    let fresh = match fresh {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!("SIGHUP: configuration not reloaded: {e}");
+            return;
+        }
+    };
+    if fresh.global != config.global || fresh.peers != config.peers {
+        tracing::warn!(
+            "SIGHUP: [global] and [[peer]] changes in {} need a restart; only [[originate]] is applied",
+            config.origin
+        );
+    }
+    tracing::info!("SIGHUP: reloading [[originate]] from {}", config.origin);
+    let _ = rib.send(rib_task::RibInput::SetOriginated(originated(&fresh)));
+}
+
+/// The peer tasks' input queues by peer address (for the listener), and the RIB task's queue.
+pub type Tasks = (
+    HashMap<IpAddr, mpsc::Sender<driver::Input>>,
+    mpsc::UnboundedSender<rib_task::RibInput>,
+);
+
+/// Starts the RIB task and one task per peer.
+pub fn spawn_tasks(config: &Config) -> Tasks {
     let (rib, originate) = build_rib(config);
     let (rib_tx, rib_rx) = mpsc::unbounded_channel();
     tokio::spawn(rib_task::RibTask::new(rib, originate, rib_rx).run());
@@ -144,33 +185,22 @@ pub fn spawn_tasks(config: &Config) -> HashMap<IpAddr, mpsc::Sender<driver::Inpu
         let task = driver::PeerTask::new(config, peer, id, rib_tx.clone(), tx, rx);
         tokio::spawn(task.run());
     }
-    peers
+    (peers, rib_tx)
 }
 
 /// The RIB for `config`, with its peers added in configuration order (peer `i` of the file is
 /// [`PeerId`] `i + 1`), and the originated routes.
 pub fn build_rib(config: &Config) -> (Rib, Vec<(ipnet::IpNet, RouteAttrs)>) {
-    let g = &config.global;
-    let mut rib = Rib::new(rib::Global {
-        asn: g.asn,
-        router_id: g.router_id,
-        cluster_id: g.router_id,
-        best: rib::best::Options::default(),
-    });
+    let mut rib = Rib::new(config.rib_global());
     for p in &config.peers {
-        rib.add_peer(rib::PeerConfig {
-            name: p.name.clone(),
-            address: p.address.to_canonical(),
-            remote_asn: p.asn,
-            local_asn: g.asn,
-            rr_client: false,
-            next_hop_self: false,
-            next_hop_keep: false,
-            allow_local_as: 0,
-            max_prefixes: None,
-        });
+        rib.add_peer(config.rib_peer(p));
     }
-    let originate = config
+    (rib, originated(config))
+}
+
+/// The routes `[[originate]]` asks for, as the RIB stores them.
+fn originated(config: &Config) -> Vec<(ipnet::IpNet, RouteAttrs)> {
+    config
         .originate
         .iter()
         .map(|o| {
@@ -182,6 +212,5 @@ pub fn build_rib(config: &Config) -> (Rib, Vec<(ipnet::IpNet, RouteAttrs)>) {
             let next_hop = o.next_hop.map(NextHop::from);
             (o.prefix, RouteAttrs { attrs, next_hop })
         })
-        .collect();
-    (rib, originate)
+        .collect()
 }

@@ -56,10 +56,12 @@ pub enum RibInput {
         /// The peer.
         peer: PeerId,
         /// The decoded UPDATE.
-        update: Update,
+        update: Box<Update>,
         /// Released once the UPDATE is applied (flow control, see the module docs).
         permit: Option<OwnedSemaphorePermit>,
     },
+    /// The configuration was reloaded (SIGHUP): originate exactly these routes from now on.
+    SetOriginated(Vec<(ipnet::IpNet, RouteAttrs)>),
     /// The peer asked for our routes again (ROUTE-REFRESH, RFC 2918).
     RouteRefresh {
         /// The peer.
@@ -81,6 +83,7 @@ pub struct RibTask {
     rx: mpsc::UnboundedReceiver<RibInput>,
     members: HashMap<PeerId, Member>,
     stale_deadline: HashMap<PeerId, Instant>,
+    originated: HashMap<ipnet::IpNet, RouteAttrs>,
 }
 
 impl RibTask {
@@ -90,15 +93,19 @@ impl RibTask {
         originate: Vec<(ipnet::IpNet, RouteAttrs)>,
         rx: mpsc::UnboundedReceiver<RibInput>,
     ) -> RibTask {
+        rib.track_best_changes(true);
+        let mut originated = HashMap::new();
         for (prefix, attrs) in originate {
             // No peer is up yet, so there is nothing to send.
-            let _ = rib.originate(prefix, attrs);
+            let _ = rib.originate(prefix, attrs.clone());
+            originated.insert(prefix, attrs);
         }
         RibTask {
             rib,
             rx,
             members: HashMap::new(),
             stale_deadline: HashMap::new(),
+            originated,
         }
     }
 
@@ -200,6 +207,33 @@ impl RibTask {
                     self.stop_over_limit(peer, max);
                 }
             }
+            RibInput::SetOriginated(list) => {
+                let wanted: HashMap<_, _> = list.into_iter().collect();
+                let gone: Vec<_> = self
+                    .originated
+                    .keys()
+                    .filter(|p| !wanted.contains_key(*p))
+                    .copied()
+                    .collect();
+                let mut outputs = Vec::new();
+                for prefix in &gone {
+                    outputs.extend(self.rib.withdraw_originated(*prefix));
+                }
+                let mut added = 0;
+                for (prefix, attrs) in &wanted {
+                    if self.originated.get(prefix) != Some(attrs) {
+                        outputs.extend(self.rib.originate(*prefix, attrs.clone()));
+                        added += 1;
+                    }
+                }
+                tracing::info!(
+                    "originated prefixes: {added} added or changed, {} withdrawn, {} in all",
+                    gone.len(),
+                    wanted.len()
+                );
+                self.originated = wanted;
+                self.deliver(outputs);
+            }
             RibInput::RouteRefresh { peer, family } => {
                 let outputs = self.rib.refresh(peer, family);
                 self.deliver(outputs);
@@ -241,8 +275,29 @@ impl RibTask {
         }
     }
 
+    /// Logs the best-path changes at debug level (`best P via NH from PEER`, `best P: none`).
+    fn log_best_changes(&mut self) {
+        let changed = self.rib.take_best_changes();
+        if !tracing::enabled!(tracing::Level::DEBUG) {
+            return;
+        }
+        for prefix in changed {
+            match self.rib.best(prefix) {
+                Some(p) => {
+                    let via = p
+                        .attrs()
+                        .next_hop
+                        .map_or_else(|| "self".to_string(), |h| h.addr().to_string());
+                    tracing::debug!("best {prefix} via {via} from {}", self.name(p.peer()));
+                }
+                None => tracing::debug!("best {prefix}: none"),
+            }
+        }
+    }
+
     /// Encodes each output once and queues it to its receivers.
     fn deliver(&mut self, outputs: Vec<Output>) {
+        self.log_best_changes();
         for o in outputs {
             match o.target {
                 Target::Peer(p) => {

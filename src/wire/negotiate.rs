@@ -37,7 +37,8 @@ pub struct Negotiated {
     /// The smaller of the two hold times, in seconds; 0 means no hold timer and no KEEPALIVEs
     /// (RFC 4271 §4.2).
     pub hold_time: u16,
-    /// One third of the hold time, the usual KEEPALIVE interval (RFC 4271 §10).
+    /// One third of the hold time, the usual KEEPALIVE interval (RFC 4271 §10). The FSM reports
+    /// its configured interval here instead when that is shorter (`fsm::Config::keepalive_time`).
     pub keepalive_time: u16,
     /// Families both sides announced, sorted (RFC 4760 §8; a side without Multiprotocol
     /// capabilities counts as IPv4 unicast only).
