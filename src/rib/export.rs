@@ -195,5 +195,9 @@ pub fn export(
     if out.attrs.origin.is_none() {
         out.attrs.origin = Some(crate::wire::Origin::Igp);
     }
+    // A link-local next hop only means something on the link it was learned on (RFC 2545 §3).
+    if let Some(NextHop::V6 { link_local, .. }) = out.next_hop.as_mut() {
+        *link_local = None;
+    }
     Some(out)
 }

@@ -197,9 +197,10 @@ struct Group {
     members: Vec<PeerId>,
 }
 
-/// Per-operation cache of exported attributes: (source attrs, source peer, group) → result. The
+/// Per-operation cache of exported attributes: (source attrs, source peer, group, family) →
+/// result. The
 /// source `Attrs` is held so that its address cannot be reused while the entry exists.
-type ExportCache = HashMap<(usize, PeerId, GroupId), (Attrs, Option<Attrs>)>;
+type ExportCache = HashMap<(usize, PeerId, GroupId, Family), (Attrs, Option<Attrs>)>;
 
 /// What the table operations need besides the table itself.
 struct Cx<'a> {
@@ -272,7 +273,7 @@ impl Cx<'_> {
     }
 
     fn export(&mut self, path: &Path, family: Family, gid: GroupId) -> Option<Attrs> {
-        let key = (Arc::as_ptr(&path.attrs) as usize, path.peer(), gid);
+        let key = (Arc::as_ptr(&path.attrs) as usize, path.peer(), gid, family);
         if let Some((_, out)) = self.cache.get(&key) {
             return out.clone();
         }
@@ -847,7 +848,22 @@ impl Rib {
             let Some(adj) = adj.get_mut(peer as usize) else {
                 return Vec::new();
             };
+            // A prefix both withdrawn and announced in one UPDATE counts as announced (RFC 4271
+            // §4.3), so that each prefix changes once per call (see `Outbox`).
+            let announced: HashSet<(IpNet, Option<u32>)> = if update.withdrawals().next().is_some()
+                && update.announcements().next().is_some()
+            {
+                update
+                    .announcements()
+                    .map(|(_, n, _)| (n.prefix.trunc(), n.path_id))
+                    .collect()
+            } else {
+                HashSet::new()
+            };
             for (_, nlri) in update.withdrawals() {
+                if announced.contains(&(nlri.prefix.trunc(), nlri.path_id)) {
+                    continue;
+                }
                 let op = Op::Remove(nlri.path_id.unwrap_or(0));
                 apply(&mut cx, v4, v6, adj, peer, nlri.prefix, op);
             }

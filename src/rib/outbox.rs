@@ -48,6 +48,10 @@ struct Ops {
 }
 
 /// Collects announcements and withdrawals per target during one RIB operation.
+///
+/// Invariant kept by the [`Rib`](super::Rib): one operation changes each prefix's best path
+/// at most once, so a target never gets two conflicting entries for one prefix and the order
+/// in which [`Outbox::finish`] emits withdrawals and announcements does not matter.
 #[derive(Debug, Default)]
 pub struct Outbox {
     ops: HashMap<Target, Ops>,

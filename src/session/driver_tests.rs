@@ -119,3 +119,71 @@ async fn the_listener_rejects_unknown_addresses_with_cease_connection_rejected()
     let n = s.read_to_end(&mut rest).await.unwrap();
     assert_eq!(n, 0);
 }
+
+/// Brings up a session with wren (configured by `extra` peer keys) as a fake peer in AS 65002
+/// announcing IPv4 unicast, and returns the socket after the OPEN/KEEPALIVE exchange.
+async fn fake_peer_session(extra: &str) -> TcpStream {
+    let fake = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = fake.local_addr().unwrap().port();
+    let text = format!(
+        "[global]\nasn = 65001\nrouter_id = \"10.0.0.1\"\n\
+         [[peer]]\naddress = \"127.0.0.1\"\nasn = 65002\nport = {port}\n\
+         connect_retry = 1\nhold_time = 9\n{extra}\n"
+    );
+    let c = config::Config::from_str(&text, "test").unwrap();
+    let _peers = super::super::spawn_tasks(&c);
+    let (mut s, _) = tokio::time::timeout(Duration::from_secs(10), fake.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    let Message::Open(_) = read_non_keepalive(&mut s).await else {
+        panic!("expected OPEN");
+    };
+    let ours = Open::new(
+        65002,
+        9,
+        Ipv4Addr::new(10, 0, 0, 2),
+        vec![Capability::Multiprotocol(Family::IPV4_UNICAST)],
+    );
+    send(&mut s, Message::Open(ours)).await;
+    send(&mut s, Message::Keepalive).await;
+    s
+}
+
+fn update_with(prefixes: &[&str]) -> Message {
+    Message::Update(wire::Update {
+        attrs: wire::PathAttributes {
+            origin: Some(wire::Origin::Igp),
+            as_path: Some(wire::AsPath::from_sequence([65002])),
+            next_hop: Some(Ipv4Addr::LOCALHOST),
+            ..Default::default()
+        },
+        nlri: prefixes
+            .iter()
+            .map(|p| Nlri::new(p.parse().unwrap()))
+            .collect(),
+        ..Default::default()
+    })
+}
+
+#[tokio::test]
+async fn a_peer_sending_more_than_max_prefixes_gets_cease_subcode_1() {
+    let mut s = fake_peer_session("max_prefixes = 2").await;
+    // wren's (empty) table ends with End-of-RIB.
+    let Message::Update(eor) = read_non_keepalive(&mut s).await else {
+        panic!("expected End-of-RIB");
+    };
+    assert_eq!(eor.as_end_of_rib(), Some(Family::IPV4_UNICAST));
+    send(
+        &mut s,
+        update_with(&["198.51.100.0/25", "198.51.100.128/25"]),
+    )
+    .await;
+    send(&mut s, update_with(&["203.0.113.0/24"])).await;
+    let Message::Notification(n) = read_non_keepalive(&mut s).await else {
+        panic!("expected NOTIFICATION");
+    };
+    assert_eq!((n.code, n.subcode), (code::CEASE, 1));
+    // RFC 4486 §4: AFI 1, SAFI 1, then the limit.
+    assert_eq!(&n.data[..], &[0, 1, 1, 0, 0, 0, 2]);
+}
