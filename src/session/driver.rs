@@ -35,6 +35,9 @@ pub const INPUT_QUEUE: usize = 256;
 /// reading; the connection is treated as failed rather than blocking the peer task.
 pub const OUTPUT_QUEUE: usize = 1024;
 
+/// Longest wait for a connection's queued messages to be written at shutdown.
+pub const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
+
 /// UPDATEs of one peer that may wait for the RIB task at a time; when they are all in flight the
 /// peer's reader stops reading and TCP slows the peer down (see [`super::rib_task`]).
 pub const UPDATES_IN_FLIGHT: usize = 64;
@@ -64,6 +67,10 @@ pub enum Input {
     },
     /// Stop the session with this Cease (the RIB task found the prefix limit exceeded).
     Stop(Notification),
+    /// The daemon is shutting down without graceful restart: send Cease/Administrative Shutdown
+    /// (RFC 4486 subcode 2) on every connection, let the writers flush, then report on `done`
+    /// and end the task.
+    Shutdown(tokio::sync::oneshot::Sender<()>),
     /// The connection was closed by the peer or failed.
     Closed {
         /// The connection's direction.
@@ -76,6 +83,7 @@ pub enum Input {
 /// One live TCP connection of the peer.
 struct Conn {
     gen: u64,
+    writer: Option<JoinHandle<()>>,
     out: mpsc::Sender<Bytes>,
     rib_out: mpsc::UnboundedSender<Bytes>,
     reader: JoinHandle<()>,
@@ -161,12 +169,37 @@ impl PeerTask {
             let next = self.timers.values().min().copied();
             tokio::select! {
                 input = self.rx.recv() => match input {
+                    Some(Input::Shutdown(done)) => return self.shutdown(done),
                     Some(input) => self.on_input(input),
                     None => return,
                 },
                 _ = sleep_until(next), if next.is_some() => self.fire_timers(),
             }
         }
+    }
+
+    /// Sends Cease/Administrative Shutdown on every connection (the FSM's ManualStop), then waits
+    /// in the background, at most [`SHUTDOWN_FLUSH`], for the writers to flush and close.
+    fn shutdown(mut self, done: tokio::sync::oneshot::Sender<()>) {
+        let writers: Vec<JoinHandle<()>> = self
+            .conns
+            .values_mut()
+            .filter_map(|c| c.writer.take())
+            .collect();
+        let actions = self.peer.stop();
+        self.apply_all(actions);
+        self.conns.clear();
+        self.abandon_connect();
+        tracing::info!("peer {}: stopped", self.name);
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(SHUTDOWN_FLUSH, async {
+                for w in writers {
+                    let _ = w.await;
+                }
+            })
+            .await;
+            let _ = done.send(());
+        });
     }
 
     fn gen(&mut self) -> u64 {
@@ -214,6 +247,8 @@ impl PeerTask {
                     }
                 }
             }
+            // Handled by `run`, which ends the task.
+            Input::Shutdown(_) => {}
             Input::Stop(notification) => {
                 let established = self
                     .conns
@@ -301,7 +336,7 @@ impl PeerTask {
         let (rd, wr) = stream.into_split();
         let (out, out_rx) = mpsc::channel(OUTPUT_QUEUE);
         let (rib_out, rib_rx) = mpsc::unbounded_channel();
-        tokio::spawn(write_loop(wr, out_rx, rib_rx));
+        let writer = Some(tokio::spawn(write_loop(wr, out_rx, rib_rx)));
         let reader = tokio::spawn(read_loop(
             rd,
             dir,
@@ -313,6 +348,7 @@ impl PeerTask {
             dir,
             Conn {
                 gen,
+                writer,
                 out,
                 rib_out,
                 reader,
@@ -393,6 +429,10 @@ impl PeerTask {
             }
             Action::Send(msg) => self.send(dir, &msg),
             Action::ArmTimer(timer, after) => {
+                let after = match timer {
+                    Timer::ConnectRetry | Timer::Keepalive => jitter(after),
+                    Timer::Hold | Timer::IdleHold => after,
+                };
                 self.timers.insert((dir, timer), Instant::now() + after);
                 None
             }
@@ -542,6 +582,18 @@ impl PeerTask {
 #[cfg(test)]
 #[path = "driver_tests.rs"]
 mod tests;
+
+/// RFC 4271 §10: ConnectRetry and Keepalive intervals are multiplied by a random factor in
+/// 0.75..=1.0, so that peers restarted together do not stay in lockstep.
+fn jitter(d: Duration) -> Duration {
+    use std::hash::{BuildHasher, Hasher};
+    // A randomly keyed SipHash of nothing is a fresh random number each call.
+    let r = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+        % 251;
+    d.mul_f64(0.75 + r as f64 / 1000.0)
+}
 
 /// Sleeps until `at`, or forever when there is no timer.
 async fn sleep_until(at: Option<Instant>) {

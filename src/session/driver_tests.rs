@@ -123,6 +123,11 @@ async fn the_listener_rejects_unknown_addresses_with_cease_connection_rejected()
 /// Brings up a session with wren (configured by `extra` peer keys) as a fake peer in AS 65002
 /// announcing IPv4 unicast, and returns the socket after the OPEN/KEEPALIVE exchange.
 async fn fake_peer_session(extra: &str) -> TcpStream {
+    fake_peer_session_with_tasks(extra).await.0
+}
+
+/// [`fake_peer_session`], also returning wren's peer-task queues.
+async fn fake_peer_session_with_tasks(extra: &str) -> (TcpStream, super::super::Tasks) {
     let fake = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = fake.local_addr().unwrap().port();
     let text = format!(
@@ -131,7 +136,7 @@ async fn fake_peer_session(extra: &str) -> TcpStream {
          connect_retry = 1\nhold_time = 9\n{extra}\n"
     );
     let c = config::Config::from_str(&text, "test").unwrap();
-    let _peers = super::super::spawn_tasks(&c);
+    let tasks = super::super::spawn_tasks(&c);
     let (mut s, _) = tokio::time::timeout(Duration::from_secs(10), fake.accept())
         .await
         .unwrap()
@@ -147,7 +152,7 @@ async fn fake_peer_session(extra: &str) -> TcpStream {
     );
     send(&mut s, Message::Open(ours)).await;
     send(&mut s, Message::Keepalive).await;
-    s
+    (s, tasks)
 }
 
 fn update_with(prefixes: &[&str]) -> Message {
@@ -186,4 +191,44 @@ async fn a_peer_sending_more_than_max_prefixes_gets_cease_subcode_1() {
     assert_eq!((n.code, n.subcode), (code::CEASE, 1));
     // RFC 4486 §4: AFI 1, SAFI 1, then the limit.
     assert_eq!(&n.data[..], &[0, 1, 1, 0, 0, 0, 2]);
+}
+
+#[tokio::test]
+async fn shutting_a_peer_down_sends_cease_administrative_shutdown_and_closes() {
+    let (mut s, (peers, _rib)) = fake_peer_session_with_tasks("").await;
+    let Message::Update(eor) = read_non_keepalive(&mut s).await else {
+        panic!("expected End-of-RIB");
+    };
+    assert!(eor.as_end_of_rib().is_some());
+    let (done, wait) = tokio::sync::oneshot::channel();
+    let tx = peers.values().next().unwrap();
+    tx.send(Input::Shutdown(done)).await.unwrap();
+    let Message::Notification(n) = read_non_keepalive(&mut s).await else {
+        panic!("expected NOTIFICATION");
+    };
+    assert_eq!(
+        (n.code, n.subcode),
+        (code::CEASE, wire::cease_subcode::ADMINISTRATIVE_SHUTDOWN)
+    );
+    tokio::time::timeout(Duration::from_secs(5), wait)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut rest = Vec::new();
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut rest))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(n, 0, "the connection is closed after the NOTIFICATION");
+}
+
+#[test]
+fn jitter_keeps_timers_between_three_quarters_and_all_of_their_value() {
+    let base = Duration::from_secs(120);
+    let seen: Vec<Duration> = (0..200).map(|_| jitter(base)).collect();
+    assert!(seen.iter().all(|d| *d >= base.mul_f64(0.75) && *d <= base));
+    assert!(
+        seen.iter().any(|d| *d != seen[0]),
+        "200 draws should not all be equal"
+    );
 }

@@ -32,9 +32,13 @@
 //! `connect` and on accepted ones at once; both through [`crate::sockopt`]. A failure to set either
 //! stops startup or fails that connection attempt with the error logged — never a silent fallback.
 //!
-//! Shutdown: on SIGINT/SIGTERM [`run`] returns and the runtime drops every task, which closes the
-//! sockets without a NOTIFICATION. A graceful-restart-friendly shutdown (Cease, or keeping
-//! forwarding state for RFC 4724) comes later.
+//! Shutdown: on SIGINT/SIGTERM, with `graceful_restart` on (the default), [`run`] returns and the
+//! runtime drops every task, which closes the sockets without a NOTIFICATION, so that peers
+//! helping with graceful restart (RFC 4724 §4.2) keep our routes until we are back. With
+//! `graceful_restart = false` every peer first gets Cease/Administrative Shutdown (RFC 4486
+//! subcode 2) and its queued messages are flushed (at most [`driver::SHUTDOWN_FLUSH`]).
+//!
+//! Reload: SIGHUP re-reads the file and applies its `[[originate]]` list.
 
 pub mod driver;
 pub mod listener;
@@ -122,6 +126,7 @@ pub async fn run(config: Config) -> Result<(), Error> {
     );
 
     let (peers, rib) = spawn_tasks(&config);
+    let peers_for_shutdown = peers.clone();
     tokio::spawn(listener::accept_loop(listener, peers));
 
     loop {
@@ -135,6 +140,23 @@ pub async fn run(config: Config) -> Result<(), Error> {
                 break;
             }
             _ = hup.recv() => reload(&config, &rib),
+        }
+    }
+    if config.global.graceful_restart {
+        // RFC 4724: leave without a NOTIFICATION, so that peers keep our routes (and the
+        // forwarding through us) until we are back and have sent End-of-RIB.
+        tracing::info!("closing sessions without NOTIFICATION (graceful restart)");
+    } else {
+        tracing::info!("sending Cease/Administrative Shutdown to every peer");
+        let mut waits = Vec::new();
+        for tx in peers_for_shutdown.values() {
+            let (done, wait) = tokio::sync::oneshot::channel();
+            if tx.send(driver::Input::Shutdown(done)).await.is_ok() {
+                waits.push(wait);
+            }
+        }
+        for w in waits {
+            let _ = w.await;
         }
     }
     Ok(())
