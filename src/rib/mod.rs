@@ -647,6 +647,32 @@ impl Rib {
         best::select(&cands, &self.global.best).map_or_else(Vec::new, |s| s.lost)
     }
 
+    /// The paths of `prefix` the kernel should use: with `multipath` on, the best and every path
+    /// equal to it up to the IGP-cost step (RFC 4271 §9.1.2.2 before the tie-breaks, as BIRD's
+    /// `merge paths`), else the best alone. Best first.
+    pub fn multipath(&self, prefix: IpNet) -> Vec<&Path> {
+        let paths = self.paths(prefix);
+        if !self.global.best.multipath || paths.len() < 2 {
+            return paths.first().into_iter().collect();
+        }
+        let lost = self.reasons(prefix);
+        let ecmp = |r: &Option<best::Reason>| {
+            matches!(
+                r,
+                None | Some(best::Reason::RouterId)
+                    | Some(best::Reason::ClusterListLength)
+                    | Some(best::Reason::PeerAddress)
+                    | Some(best::Reason::Equal)
+            )
+        };
+        paths
+            .iter()
+            .zip(lost.iter())
+            .filter(|(_, r)| ecmp(r))
+            .map(|(p, _)| p)
+            .collect()
+    }
+
     /// The peer's Adj-RIB-In: every path it sent that the import rules accepted.
     pub fn adj_rib_in(&self, peer: PeerId) -> Vec<(IpNet, &Path)> {
         let Some(adj) = self.adj_in.get(peer as usize) else {

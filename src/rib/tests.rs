@@ -2013,3 +2013,59 @@ proptest! {
         run_steps(&steps);
     }
 }
+
+#[test]
+fn multipath_keeps_paths_equal_up_to_igp_cost_and_drops_a_longer_as_path() {
+    let mut r = Rib::new(Global {
+        asn: 64512,
+        router_id: v4("198.51.100.1"),
+        cluster_id: v4("198.51.100.1"),
+        best: Options {
+            multipath: true,
+            ..Options::default()
+        },
+    });
+    let a = up(&mut r, ebgp("a", "198.18.0.2", 65001), "198.18.0.2");
+    let b = up(&mut r, ebgp("b", "198.18.1.2", 65001), "198.18.1.2");
+    let c = up(&mut r, ebgp("c", "198.18.2.2", 65002), "198.18.2.2");
+    r.update(
+        a,
+        &announce(&["203.0.113.0/24"], "198.18.0.2", &[65001, 65010], plain),
+    );
+    r.update(
+        b,
+        &announce(&["203.0.113.0/24"], "198.18.1.2", &[65001, 65010], plain),
+    );
+    r.update(
+        c,
+        &announce(
+            &["203.0.113.0/24"],
+            "198.18.2.2",
+            &[65002, 65020, 65010],
+            plain,
+        ),
+    );
+    let set: Vec<PeerId> = r
+        .multipath(net("203.0.113.0/24"))
+        .iter()
+        .map(|p| p.peer())
+        .collect();
+    assert_eq!(set.len(), 2, "{set:?}");
+    assert!(set.contains(&a) && set.contains(&b) && !set.contains(&c));
+}
+
+#[test]
+fn without_multipath_only_the_best_path_goes_to_the_kernel() {
+    let mut r = rib(64512, "198.51.100.1");
+    let a = up(&mut r, ebgp("a", "198.18.0.2", 65001), "198.18.0.2");
+    let b = up(&mut r, ebgp("b", "198.18.1.2", 65001), "198.18.1.2");
+    r.update(
+        a,
+        &announce(&["203.0.113.0/24"], "198.18.0.2", &[65001], plain),
+    );
+    r.update(
+        b,
+        &announce(&["203.0.113.0/24"], "198.18.1.2", &[65001], plain),
+    );
+    assert_eq!(r.multipath(net("203.0.113.0/24")).len(), 1);
+}
