@@ -142,6 +142,11 @@ impl RibTask {
                     ..Ctx::default()
                 };
                 self.members.insert(peer, Member { out, control, ctx });
+                if !info.graceful_restart && self.stale_deadline.remove(&peer).is_some() {
+                    // RFC 4724 §4.2: back without the capability, its stale paths go now.
+                    let outputs = self.rib.sweep_stale(peer);
+                    self.deliver(outputs);
+                }
                 if self.stale_deadline.contains_key(&peer) {
                     self.stale_deadline
                         .insert(peer, Instant::now() + STALE_PATH_TIME);
