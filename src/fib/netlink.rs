@@ -1,0 +1,1 @@
+//! Netlink implementation of [`super::Fib`] (in progress).
