@@ -33,7 +33,10 @@ use crate::wire::{
     GracefulRestartFamily,
 };
 
-pub use raw::{AddPaths, FamilyName, RawConfig, RawControl, RawGlobal, RawOriginate, RawPeer};
+pub use raw::{
+    AddPaths, FamilyName, RawConfig, RawControl, RawGlobal, RawKernel, RawLearn, RawOriginate,
+    RawPeer, RawTunnel, TunnelModeName,
+};
 
 /// The annotated default configuration, `config/wren.toml`, compiled into the binary.
 pub const EMBEDDED_DEFAULT: &str = include_str!("../../config/wren.toml");
@@ -55,6 +58,9 @@ pub const MAX_PASSWORD_LEN: usize = 80;
 
 /// The longest peer name (BIRD's `SYM_MAX_LEN` is 64).
 pub const MAX_NAME_LEN: usize = 64;
+
+/// The default `kernel.restart_wait`, in seconds (BIRD's `graceful restart wait`).
+pub const DEFAULT_RESTART_WAIT_SECS: u32 = 240;
 
 /// The default `global.restart_time`, in seconds (BIRD's and Calico's 120).
 pub const DEFAULT_RESTART_TIME: u16 = 120;
@@ -239,6 +245,28 @@ pub struct Originate {
     pub next_hop: Option<IpAddr>,
     /// Standard communities (RFC 1997) attached to the announcement.
     pub communities: Vec<Community>,
+    /// Also install a blackhole route for the prefix in the kernel (Calico's local blocks).
+    pub blackhole: bool,
+}
+
+/// Validated `[kernel]`: how best routes go into the Linux FIB.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kernel {
+    /// Install routes at all (default true).
+    pub enabled: bool,
+    /// Route protocol of wren's routes (default 12, BIRD's number, which Calico expects).
+    pub protocol: u8,
+    /// Routing table (default 254, main).
+    pub table: u32,
+    /// Metric of wren's routes (default 0).
+    pub metric: u32,
+    /// After a start, how long to wait for every peer's End-of-RIB before deleting the routes a
+    /// previous run left that nothing wants (default 240 s).
+    pub restart_wait: Duration,
+    /// IP-in-IP rules (`[[kernel.tunnel]]`).
+    pub tunnels: Vec<crate::fib::sync::Tunnel>,
+    /// Learn rules (`[[kernel.learn]]`).
+    pub learn: Vec<crate::fib::sync::LearnRule>,
 }
 
 /// A validated configuration: every rule in [`RawConfig::validate`] holds.
@@ -254,6 +282,8 @@ pub struct Config {
     pub peers: Vec<Peer>,
     /// Every `[[originate]]`, in file order.
     pub originate: Vec<Originate>,
+    /// `[kernel]`.
+    pub kernel: Kernel,
     /// Not from the file: wren was started after a restart of its own (`wren run
     /// --graceful-restart`), so its OPENs set the Restart State bit (RFC 4724 §3).
     pub restarting: bool,

@@ -12,9 +12,10 @@ use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
 
 use super::{
-    default_peer_name, parse_community, Config, Control, Error, Global, Originate, Password, Peer,
-    AS_TRANS, DEFAULT_CONNECT_RETRY_SECS, DEFAULT_CONTROL_SOCKET, DEFAULT_PORT,
-    DEFAULT_RESTART_TIME, MAX_ALLOW_LOCAL_AS, MAX_NAME_LEN, MAX_PASSWORD_LEN, MAX_RESTART_TIME,
+    default_peer_name, parse_community, Config, Control, Error, Global, Kernel, Originate,
+    Password, Peer, AS_TRANS, DEFAULT_CONNECT_RETRY_SECS, DEFAULT_CONTROL_SOCKET, DEFAULT_PORT,
+    DEFAULT_RESTART_TIME, DEFAULT_RESTART_WAIT_SECS, MAX_ALLOW_LOCAL_AS, MAX_NAME_LEN,
+    MAX_PASSWORD_LEN, MAX_RESTART_TIME,
 };
 use crate::fsm::DEFAULT_HOLD_TIME;
 use crate::wire::Family;
@@ -34,6 +35,69 @@ pub struct RawConfig {
     /// `[[originate]]`, any number.
     #[serde(default)]
     pub originate: Vec<RawOriginate>,
+    /// `[kernel]` (optional).
+    #[serde(default)]
+    pub kernel: RawKernel,
+}
+
+/// `[kernel]` as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawKernel {
+    /// Install best routes into the kernel (default true).
+    pub enabled: Option<bool>,
+    /// Route protocol number (default 12, `bird`).
+    pub protocol: Option<u8>,
+    /// Routing table (default 254, main).
+    pub table: Option<u32>,
+    /// Route metric (default 0).
+    pub metric: Option<u32>,
+    /// Seconds to wait for every peer's End-of-RIB before deleting adopted routes (default 240).
+    pub restart_wait: Option<u32>,
+    /// IP-in-IP rules.
+    #[serde(default)]
+    pub tunnel: Vec<RawTunnel>,
+    /// Rules for learning routes of other protocols.
+    #[serde(default)]
+    pub learn: Vec<RawLearn>,
+}
+
+/// `[[kernel.tunnel]]` as written.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTunnel {
+    /// The pool.
+    #[serde(deserialize_with = "from_str_value")]
+    pub pool: IpNet,
+    /// `"always"` or `"cross-subnet"`.
+    pub mode: TunnelModeName,
+    /// The device (default `tunl0`).
+    pub device: Option<String>,
+}
+
+/// `kernel.tunnel.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TunnelModeName {
+    /// Calico's `Always`.
+    Always,
+    /// Calico's `CrossSubnet`.
+    CrossSubnet,
+}
+
+/// `[[kernel.learn]]` as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLearn {
+    /// Device name, `*` at the end matches any suffix.
+    pub interface: Option<String>,
+    /// Route protocol number.
+    pub protocol: Option<u8>,
+    /// Routing table.
+    pub table: Option<u32>,
+    /// Only prefixes inside this one.
+    #[serde(default, deserialize_with = "opt_from_str_value")]
+    pub within: Option<IpNet>,
 }
 
 /// `[global]` as written.
@@ -161,6 +225,18 @@ pub struct RawOriginate {
     /// Communities, `"asn:value"` or a well-known name.
     #[serde(default)]
     pub communities: Vec<String>,
+    /// Install a blackhole route for the prefix (Calico's local IPAM blocks; default false).
+    pub blackhole: Option<bool>,
+}
+
+/// Like [`from_str_value`] for an optional key.
+fn opt_from_str_value<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    from_str_value(d).map(Some)
 }
 
 /// Deserializes any `FromStr` type from a TOML string, keeping its parse error as the message.
@@ -298,8 +374,14 @@ impl RawConfig {
             originate.push(o);
         }
 
+        let kernel = self
+            .kernel
+            .validate()
+            .map_err(|(k, problem)| err(format!("kernel.{k}"), problem))?;
+
         Ok(Config {
             origin: origin.to_string(),
+            kernel,
             global,
             control,
             peers,
@@ -575,6 +657,7 @@ impl RawOriginate {
             prefix: p,
             next_hop: self.next_hop,
             communities,
+            blackhole: self.blackhole.unwrap_or(false),
         })
     }
 }
@@ -637,5 +720,94 @@ pub(super) fn key_path_at(text: &str, offset: usize) -> String {
         (true, Some(k)) => k,
         (false, None) => table,
         (false, Some(k)) => format!("{table}.{k}"),
+    }
+}
+
+impl RawKernel {
+    /// Checks `[kernel]`; errors are (key below `kernel.`, problem).
+    fn validate(&self) -> Result<Kernel, (String, String)> {
+        let protocol = self.protocol.unwrap_or(crate::fib::PROTO_BIRD);
+        if protocol < 5 {
+            return Err((
+                "protocol".into(),
+                format!(
+                    "protocol {protocol} is reserved for the kernel (0 unspec, 1 redirect, \
+                     2 kernel, 3 boot, 4 static); use 12 (bird) or another number above 4"
+                ),
+            ));
+        }
+        let table = self.table.unwrap_or(crate::fib::TABLE_MAIN);
+        if matches!(table, 0 | 253 | 255) {
+            return Err((
+                "table".into(),
+                format!("table {table} is reserved (0 unspec, 253 default, 255 local)"),
+            ));
+        }
+        let mut tunnels = Vec::with_capacity(self.tunnel.len());
+        for (i, t) in self.tunnel.iter().enumerate() {
+            if t.pool.trunc() != t.pool {
+                return Err((
+                    format!("tunnel[{i}].pool"),
+                    format!(
+                        "pool {} has host bits set; did you mean {}?",
+                        t.pool,
+                        t.pool.trunc()
+                    ),
+                ));
+            }
+            let device = t.device.clone().unwrap_or_else(|| "tunl0".into());
+            if device.is_empty() || device.len() > 15 || device.contains(['/', ' ']) {
+                return Err((
+                    format!("tunnel[{i}].device"),
+                    format!("device {device:?} is not a Linux interface name (1-15 characters)"),
+                ));
+            }
+            tunnels.push(crate::fib::sync::Tunnel {
+                pool: t.pool,
+                mode: match t.mode {
+                    TunnelModeName::Always => crate::fib::sync::TunnelMode::Always,
+                    TunnelModeName::CrossSubnet => crate::fib::sync::TunnelMode::CrossSubnet,
+                },
+                device,
+            });
+        }
+        let mut learn = Vec::with_capacity(self.learn.len());
+        for (i, l) in self.learn.iter().enumerate() {
+            if l.interface.is_none()
+                && l.protocol.is_none()
+                && l.table.is_none()
+                && l.within.is_none()
+            {
+                return Err((
+                    format!("learn[{i}]"),
+                    "a learn rule needs at least one of interface, protocol, table, within \
+                     (an empty rule would learn every route)"
+                        .into(),
+                ));
+            }
+            if l.protocol == Some(protocol) {
+                return Err((
+                    format!("learn[{i}].protocol"),
+                    format!("protocol {protocol} is wren's own; its routes are never learned"),
+                ));
+            }
+            learn.push(crate::fib::sync::LearnRule {
+                interface: l.interface.clone(),
+                protocol: l.protocol,
+                table: l.table,
+                within: l.within,
+            });
+        }
+        Ok(Kernel {
+            enabled: self.enabled.unwrap_or(true),
+            protocol,
+            table,
+            metric: self.metric.unwrap_or(0),
+            restart_wait: Duration::from_secs(u64::from(
+                self.restart_wait.unwrap_or(DEFAULT_RESTART_WAIT_SECS),
+            )),
+            tunnels,
+            learn,
+        })
     }
 }

@@ -730,3 +730,58 @@ fn out_of_range_routing_values_are_refused_naming_the_key() {
         "0.0.0.0",
     );
 }
+
+#[test]
+fn the_kernel_section_defaults_to_bird_protocol_main_table_and_a_240_second_wait() {
+    let k = parse(MIN).unwrap().kernel;
+    assert!(k.enabled);
+    assert_eq!((k.protocol, k.table, k.metric), (12, 254, 0));
+    assert_eq!(k.restart_wait, Duration::from_secs(240));
+    assert!(k.tunnels.is_empty() && k.learn.is_empty());
+}
+
+#[test]
+fn kernel_tunnels_learn_rules_and_blackholes_are_read() {
+    let c = parse(&format!(
+        "{MIN}\n[kernel]\nprotocol = 200\ntable = 100\nrestart_wait = 30\n\
+         [[kernel.tunnel]]\npool = \"203.0.113.0/24\"\nmode = \"cross-subnet\"\n\
+         [[kernel.learn]]\ninterface = \"cali*\"\n\
+         [[originate]]\nprefix = \"203.0.113.0/26\"\nblackhole = true\n"
+    ))
+    .unwrap();
+    let k = &c.kernel;
+    assert_eq!((k.protocol, k.table), (200, 100));
+    assert_eq!(k.tunnels[0].device, "tunl0");
+    assert_eq!(k.tunnels[0].mode, crate::fib::sync::TunnelMode::CrossSubnet);
+    assert_eq!(k.learn[0].interface.as_deref(), Some("cali*"));
+    assert!(c.originate[0].blackhole);
+}
+
+#[test]
+fn bad_kernel_values_are_refused_naming_the_key() {
+    rejects(
+        &format!("{MIN}\n[kernel]\nprotocol = 3\n"),
+        "kernel.protocol",
+        "reserved",
+    );
+    rejects(
+        &format!("{MIN}\n[kernel]\ntable = 255\n"),
+        "kernel.table",
+        "reserved",
+    );
+    rejects(
+        &format!("{MIN}\n[[kernel.tunnel]]\npool = \"203.0.113.1/24\"\nmode = \"always\"\n"),
+        "kernel.tunnel[0].pool",
+        "host bits",
+    );
+    rejects(
+        &format!("{MIN}\n[[kernel.learn]]\n"),
+        "kernel.learn[0]",
+        "at least one",
+    );
+    rejects(
+        &format!("{MIN}\n[[kernel.learn]]\nprotocol = 12\n"),
+        "kernel.learn[0].protocol",
+        "wren's own",
+    );
+}

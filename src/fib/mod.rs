@@ -17,6 +17,7 @@
 
 pub mod netlink;
 pub mod sync;
+pub mod task;
 
 use std::collections::HashMap;
 use std::net::IpAddr;

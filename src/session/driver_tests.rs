@@ -56,7 +56,7 @@ async fn a_session_comes_up_announces_with_end_of_rib_and_answers_route_refresh(
     let fake = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = fake.local_addr().unwrap().port();
     let c = config(65001, 65002, port);
-    let _peers = super::super::spawn_tasks(&c);
+    let _peers = super::super::spawn_tasks(&c, None);
 
     let (mut s, _) = tokio::time::timeout(Duration::from_secs(10), fake.accept())
         .await
@@ -136,7 +136,7 @@ async fn fake_peer_session_with_tasks(extra: &str) -> (TcpStream, super::super::
          connect_retry = 1\nhold_time = 9\n{extra}\n"
     );
     let c = config::Config::from_str(&text, "test").unwrap();
-    let tasks = super::super::spawn_tasks(&c);
+    let tasks = super::super::spawn_tasks(&c, None);
     let (mut s, _) = tokio::time::timeout(Duration::from_secs(10), fake.accept())
         .await
         .unwrap()

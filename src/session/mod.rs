@@ -64,6 +64,9 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+    /// The kernel routing table could not be opened.
+    #[error("kernel: {0}")]
+    Kernel(crate::fib::Error),
     /// The signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signal(std::io::Error),
@@ -125,7 +128,8 @@ pub async fn run(config: Config) -> Result<(), Error> {
         config.peers.len()
     );
 
-    let (peers, rib) = spawn_tasks(&config);
+    let fib = start_kernel(&config).await?;
+    let (peers, rib) = spawn_tasks(&config, fib);
     let peers_for_shutdown = peers.clone();
     tokio::spawn(listener::accept_loop(listener, peers));
 
@@ -185,7 +189,10 @@ fn reload(config: &Config, rib: &mpsc::UnboundedSender<rib_task::RibInput>) {
         );
     }
     tracing::info!("SIGHUP: reloading [[originate]] from {}", config.origin);
-    let _ = rib.send(rib_task::RibInput::SetOriginated(originated(&fresh)));
+    let _ = rib.send(rib_task::RibInput::SetOriginated(
+        originated(&fresh),
+        blackholes(&fresh),
+    ));
 }
 
 /// The peer tasks' input queues by peer address (for the listener), and the RIB task's queue.
@@ -194,11 +201,22 @@ pub type Tasks = (
     mpsc::UnboundedSender<rib_task::RibInput>,
 );
 
-/// Starts the RIB task and one task per peer.
-pub fn spawn_tasks(config: &Config) -> Tasks {
+/// Starts the RIB task and one task per peer; with `fib`, the RIB task sends its best routes
+/// there.
+pub fn spawn_tasks(
+    config: &Config,
+    fib: Option<mpsc::UnboundedSender<crate::fib::task::FibInput>>,
+) -> Tasks {
     let (rib, originate) = build_rib(config);
     let (rib_tx, rib_rx) = mpsc::unbounded_channel();
-    tokio::spawn(rib_task::RibTask::new(rib, originate, rib_rx).run());
+    let mut task = rib_task::RibTask::new(rib, originate, rib_rx);
+    if let Some(fib) = fib {
+        let ids: Vec<PeerId> = (1..=config.peers.len())
+            .filter_map(|i| PeerId::try_from(i).ok())
+            .collect();
+        task = task.with_fib(fib, &ids, blackholes(config));
+    }
+    tokio::spawn(task.run());
     let mut peers = HashMap::new();
     for (i, peer) in config.peers.iter().enumerate() {
         let (tx, rx) = mpsc::channel(driver::INPUT_QUEUE);
@@ -220,6 +238,16 @@ pub fn build_rib(config: &Config) -> (Rib, Vec<(ipnet::IpNet, RouteAttrs)>) {
     (rib, originated(config))
 }
 
+/// The originated prefixes marked `blackhole = true`.
+fn blackholes(config: &Config) -> std::collections::HashSet<ipnet::IpNet> {
+    config
+        .originate
+        .iter()
+        .filter(|o| o.blackhole)
+        .map(|o| o.prefix)
+        .collect()
+}
+
 /// The routes `[[originate]]` asks for, as the RIB stores them.
 fn originated(config: &Config) -> Vec<(ipnet::IpNet, RouteAttrs)> {
     config
@@ -235,4 +263,27 @@ fn originated(config: &Config) -> Vec<(ipnet::IpNet, RouteAttrs)> {
             (o.prefix, RouteAttrs { attrs, next_hop })
         })
         .collect()
+}
+
+/// Starts the FIB task when `[kernel] enabled` (the default): wren's best routes go into the
+/// kernel through netlink.
+async fn start_kernel(
+    config: &Config,
+) -> Result<Option<mpsc::UnboundedSender<crate::fib::task::FibInput>>, Error> {
+    let k = &config.kernel;
+    if !k.enabled {
+        tracing::info!("kernel: disabled ([kernel] enabled = false); routes stay in the RIB");
+        return Ok(None);
+    }
+    let fib = crate::fib::MemoryFib::default(); // NETLINK-PENDING
+    let _ = Error::Kernel;
+    let settings = crate::fib::sync::Settings {
+        table: k.table,
+        protocol: k.protocol,
+        metric: k.metric,
+        tunnels: k.tunnels.clone(),
+    };
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(crate::fib::task::run(fib, settings, k.restart_wait, rx));
+    Ok(Some(tx))
 }

@@ -13,7 +13,7 @@
 //! started when its session drops without a NOTIFICATION, and the stale-path time, started
 //! when it comes back; when either fires the peer's remaining stale paths are withdrawn.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -21,7 +21,9 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit};
 use tokio::time::Instant;
 
 use super::driver::Input;
-use crate::rib::{Output, PeerId, Rib, RouteAttrs, SessionInfo, Target};
+use crate::fib::sync::Want;
+use crate::fib::task::FibInput;
+use crate::rib::{Output, PeerId, Rib, RouteAttrs, SessionInfo, Target, LOCAL};
 use crate::wire::{self, code, Ctx, EncodeError, Family, Message, Notification, Update};
 
 /// How long a returning peer has to send End-of-RIB before its stale paths are withdrawn
@@ -60,8 +62,9 @@ pub enum RibInput {
         /// Released once the UPDATE is applied (flow control, see the module docs).
         permit: Option<OwnedSemaphorePermit>,
     },
-    /// The configuration was reloaded (SIGHUP): originate exactly these routes from now on.
-    SetOriginated(Vec<(ipnet::IpNet, RouteAttrs)>),
+    /// The configuration was reloaded (SIGHUP): originate exactly these routes from now on, and
+    /// blackhole these prefixes in the kernel while an originated route is their best.
+    SetOriginated(Vec<(ipnet::IpNet, RouteAttrs)>, HashSet<ipnet::IpNet>),
     /// The peer asked for our routes again (ROUTE-REFRESH, RFC 2918).
     RouteRefresh {
         /// The peer.
@@ -84,6 +87,12 @@ pub struct RibTask {
     members: HashMap<PeerId, Member>,
     stale_deadline: HashMap<PeerId, Instant>,
     originated: HashMap<ipnet::IpNet, RouteAttrs>,
+    fib: Option<mpsc::UnboundedSender<FibInput>>,
+    blackholes: HashSet<ipnet::IpNet>,
+    /// Families each configured peer still owes an End-of-RIB for; `None` until it first comes
+    /// up. Once all are done the FIB is told to settle (RFC 4724's restart is over).
+    eor_missing: HashMap<PeerId, Option<HashSet<Family>>>,
+    settled: bool,
 }
 
 impl RibTask {
@@ -106,6 +115,79 @@ impl RibTask {
             members: HashMap::new(),
             stale_deadline: HashMap::new(),
             originated,
+            fib: None,
+            blackholes: HashSet::new(),
+            eor_missing: HashMap::new(),
+            settled: false,
+        }
+    }
+
+    /// Sends best-route changes to the FIB task `fib`: `peers` are every configured peer (the
+    /// FIB settles once each has sent End-of-RIB), `blackholes` the originated prefixes to
+    /// blackhole. Publishes the current table at once.
+    pub fn with_fib(
+        mut self,
+        fib: mpsc::UnboundedSender<FibInput>,
+        peers: &[PeerId],
+        blackholes: HashSet<ipnet::IpNet>,
+    ) -> RibTask {
+        self.fib = Some(fib);
+        self.blackholes = blackholes;
+        self.eor_missing = peers.iter().map(|p| (*p, None)).collect();
+        let prefixes: Vec<ipnet::IpNet> = self.rib.routes().map(|(p, _)| p).collect();
+        self.publish(prefixes);
+        self.maybe_settle();
+        self
+    }
+
+    /// What the kernel should have for `prefix`.
+    fn want(&self, prefix: ipnet::IpNet) -> Want {
+        match self.rib.best(prefix) {
+            None => Want::none(),
+            Some(p) if p.peer() == LOCAL => Want {
+                next_hops: Vec::new(),
+                blackhole: self.blackholes.contains(&prefix),
+            },
+            Some(_) => Want {
+                next_hops: self
+                    .rib
+                    .multipath(prefix)
+                    .iter()
+                    .filter_map(|p| p.attrs().next_hop.map(|h| h.addr()))
+                    .collect(),
+                blackhole: false,
+            },
+        }
+    }
+
+    /// Sends the FIB task the wishes for `prefixes`.
+    fn publish(&mut self, mut prefixes: Vec<ipnet::IpNet>) {
+        let Some(fib) = &self.fib else {
+            return;
+        };
+        prefixes.sort();
+        prefixes.dedup();
+        let list: Vec<(ipnet::IpNet, Want)> =
+            prefixes.into_iter().map(|p| (p, self.want(p))).collect();
+        if !list.is_empty() {
+            let _ = fib.send(FibInput::Routes(list));
+        }
+    }
+
+    fn maybe_settle(&mut self) {
+        if self.settled || self.fib.is_none() {
+            return;
+        }
+        let done = self
+            .eor_missing
+            .values()
+            .all(|m| m.as_ref().is_some_and(HashSet::is_empty));
+        if done {
+            self.settled = true;
+            tracing::info!("every peer sent End-of-RIB: the kernel table can settle");
+            if let Some(fib) = &self.fib {
+                let _ = fib.send(FibInput::Settle);
+            }
         }
     }
 
@@ -141,6 +223,9 @@ impl RibTask {
                     four_octet_as: info.four_octet_as,
                     ..Ctx::default()
                 };
+                if let Some(m @ None) = self.eor_missing.get_mut(&peer) {
+                    *m = Some(info.families.iter().copied().collect());
+                }
                 self.members.insert(peer, Member { out, control, ctx });
                 if !info.graceful_restart && self.stale_deadline.remove(&peer).is_some() {
                     // RFC 4724 §4.2: back without the capability, its stale paths go now.
@@ -202,6 +287,10 @@ impl RibTask {
                         if self.rib.stale_count(peer) == 0 {
                             self.stale_deadline.remove(&peer);
                         }
+                        if let Some(Some(missing)) = self.eor_missing.get_mut(&peer) {
+                            missing.remove(&family);
+                        }
+                        self.maybe_settle();
                         outputs
                     }
                     None => self.rib.update(peer, &update),
@@ -212,7 +301,14 @@ impl RibTask {
                     self.stop_over_limit(peer, max);
                 }
             }
-            RibInput::SetOriginated(list) => {
+            RibInput::SetOriginated(list, blackholes) => {
+                let changed: Vec<ipnet::IpNet> = self
+                    .blackholes
+                    .symmetric_difference(&blackholes)
+                    .copied()
+                    .collect();
+                self.blackholes = blackholes;
+                self.publish(changed);
                 let wanted: HashMap<_, _> = list.into_iter().collect();
                 let gone: Vec<_> = self
                     .originated
@@ -283,10 +379,17 @@ impl RibTask {
     /// Logs the best-path changes at debug level (`best P via NH from PEER`, `best P: none`).
     fn log_best_changes(&mut self) {
         let changed = self.rib.take_best_changes();
-        if !tracing::enabled!(tracing::Level::DEBUG) {
+        if changed.is_empty() {
             return;
         }
-        for prefix in changed {
+        if tracing::enabled!(tracing::Level::DEBUG) {
+            self.log_changes(&changed);
+        }
+        self.publish(changed);
+    }
+
+    fn log_changes(&self, changed: &[ipnet::IpNet]) {
+        for &prefix in changed {
             match self.rib.best(prefix) {
                 Some(p) => {
                     let via = p
