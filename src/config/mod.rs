@@ -226,6 +226,11 @@ pub struct Peer {
     pub max_prefixes: Option<u32>,
     /// ADD-PATH directions negotiated (RFC 7911).
     pub add_paths: AddPaths,
+    /// Our next hop for IPv4 routes on a session over IPv6 (default: the session's address when
+    /// it is IPv4; none otherwise, so IPv4 routes that need "next hop self" are not sent).
+    pub next_hop_v4: Option<std::net::Ipv4Addr>,
+    /// Our next hop for IPv6 routes on a session over IPv4 (same rule for IPv6).
+    pub next_hop_v6: Option<std::net::Ipv6Addr>,
 }
 
 impl Peer {

@@ -196,6 +196,10 @@ pub struct RawPeer {
     pub max_prefixes: Option<u32>,
     /// ADD-PATH (default "off").
     pub add_paths: Option<AddPaths>,
+    /// Our IPv4 next hop for IPv4 routes when the session runs over IPv6.
+    pub next_hop_v4: Option<std::net::Ipv4Addr>,
+    /// Our IPv6 next hop for IPv6 routes when the session runs over IPv4.
+    pub next_hop_v6: Option<std::net::Ipv6Addr>,
 }
 
 /// `peer.add_paths`: which ADD-PATH directions (RFC 7911) to negotiate.
@@ -592,6 +596,24 @@ impl RawPeer {
                 "max_prefixes must be at least 1 (omit it for no limit)".into(),
             ));
         }
+        if self
+            .next_hop_v6
+            .is_some_and(|a| a.is_unspecified() || a.is_multicast())
+        {
+            return Err((
+                "next_hop_v6",
+                "next_hop_v6 must be a unicast address".into(),
+            ));
+        }
+        if self
+            .next_hop_v4
+            .is_some_and(|a| a.is_unspecified() || a.is_multicast() || a.is_broadcast())
+        {
+            return Err((
+                "next_hop_v4",
+                "next_hop_v4 must be a unicast address".into(),
+            ));
+        }
         let add_paths = self.add_paths.unwrap_or_default();
         if matches!(add_paths, AddPaths::Send | AddPaths::Both) {
             return Err((
@@ -611,6 +633,8 @@ impl RawPeer {
             allow_local_as,
             max_prefixes: self.max_prefixes,
             add_paths,
+            next_hop_v4: self.next_hop_v4,
+            next_hop_v6: self.next_hop_v6,
             port: self.port.unwrap_or(DEFAULT_PORT),
             passive: self.passive.unwrap_or(false),
             local_address: self.local_address,

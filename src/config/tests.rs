@@ -785,3 +785,17 @@ fn bad_kernel_values_are_refused_naming_the_key() {
         "wren's own",
     );
 }
+
+#[test]
+fn next_hops_for_the_other_family_are_read_and_checked() {
+    let c = parse(&with_peer(
+        "families = [\"ipv4\", \"ipv6\"]\nnext_hop_v6 = \"2001:db8::1\"",
+    ))
+    .unwrap();
+    assert_eq!(c.peers[0].next_hop_v6, Some("2001:db8::1".parse().unwrap()));
+    rejects(
+        &with_peer("next_hop_v6 = \"ff02::1\""),
+        "peer[0].next_hop_v6",
+        "unicast",
+    );
+}

@@ -112,6 +112,8 @@ pub struct PeerTask {
     permits: Arc<Semaphore>,
     pending_permit: Option<OwnedSemaphorePermit>,
     restart_time: Duration,
+    next_hop_v4: Option<std::net::Ipv4Addr>,
+    next_hop_v6: Option<std::net::Ipv6Addr>,
     peer: fsm::Peer,
     tx: mpsc::Sender<Input>,
     rx: mpsc::Receiver<Input>,
@@ -149,6 +151,8 @@ impl PeerTask {
             permits: Arc::new(Semaphore::new(UPDATES_IN_FLIGHT)),
             pending_permit: None,
             restart_time: Duration::ZERO,
+            next_hop_v4: peer.next_hop_v4,
+            next_hop_v6: peer.next_hop_v6,
             peer: fsm::Peer::new(config.fsm_config(peer)),
             tx,
             rx,
@@ -430,8 +434,8 @@ impl PeerTask {
             Action::Send(msg) => self.send(dir, &msg),
             Action::ArmTimer(timer, after) => {
                 let after = match timer {
-                    Timer::ConnectRetry | Timer::Keepalive => jitter(after),
-                    Timer::Hold | Timer::IdleHold => after,
+                    Timer::ConnectRetry | Timer::Keepalive | Timer::IdleHold => jitter(after),
+                    Timer::Hold => after,
                 };
                 self.timers.insert((dir, timer), Instant::now() + after);
                 None
@@ -475,14 +479,33 @@ impl PeerTask {
                     four_octet_as: negotiated.ctx.four_octet_as,
                     self_v4: match local {
                         IpAddr::V4(a) => Some(a),
-                        IpAddr::V6(_) => None,
+                        IpAddr::V6(_) => self.next_hop_v4,
                     },
                     self_v6: match local {
                         IpAddr::V6(a) => Some(a),
-                        IpAddr::V4(_) => None,
+                        IpAddr::V4(_) => self.next_hop_v6,
                     },
                     graceful_restart: negotiated.remote_graceful_restart.is_some(),
                 };
+                for (family, missing) in [
+                    (wire::Family::IPV4_UNICAST, info.self_v4.is_none()),
+                    (wire::Family::IPV6_UNICAST, info.self_v6.is_none()),
+                ] {
+                    if missing && info.families.contains(&family) {
+                        tracing::warn!(
+                            "peer {}: {family} negotiated over an {} session but no next hop of \
+                             that family for us; routes needing \"next hop self\" are not sent \
+                             (set next_hop_{} on the peer)",
+                            self.name,
+                            if local.is_ipv4() { "IPv4" } else { "IPv6" },
+                            if family == wire::Family::IPV4_UNICAST {
+                                "v4"
+                            } else {
+                                "v6"
+                            }
+                        );
+                    }
+                }
                 let out = conn.rib_out.clone();
                 conn.negotiated = Some(*negotiated);
                 let _ = self.rib.send(RibInput::PeerUp {
@@ -583,8 +606,9 @@ impl PeerTask {
 #[path = "driver_tests.rs"]
 mod tests;
 
-/// RFC 4271 §10: ConnectRetry and Keepalive intervals are multiplied by a random factor in
-/// 0.75..=1.0, so that peers restarted together do not stay in lockstep.
+/// RFC 4271 §10: ConnectRetry, Keepalive and IdleHold (restart) intervals are multiplied by a
+/// random factor in 0.75..=1.0, so that two speakers that both connect do not stay in lockstep
+/// and collide (§6.8) again and again.
 fn jitter(d: Duration) -> Duration {
     use std::hash::{BuildHasher, Hasher};
     // A randomly keyed SipHash of nothing is a fresh random number each call.
