@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::gobgp::RouteDetail;
 use super::{fail, wait_until, Family, LabError, Node, ProcHandle, Result, Route};
 
 /// How long [`Bird::start`] waits for the control socket to answer.
@@ -263,6 +264,16 @@ impl Bird {
         parse_show_route(&raw)
     }
 
+    /// Like [`Bird::routes`], with `BGP.local_pref`, `BGP.originator_id` and `BGP.cluster_list`.
+    pub fn routes_detail(&self, family: Family) -> Result<Vec<RouteDetail>> {
+        let table = match family {
+            Family::Ipv4 => "master4",
+            Family::Ipv6 => "master6",
+        };
+        let raw = self.cli(&["show", "route", "all", "table", table])?;
+        parse_show_route_detail(&raw)
+    }
+
     /// State of protocol `name`: for BGP the `BGP state:` value (`Established`, `Active`, `Idle`,
     /// `Connect`, `OpenSent`, …), otherwise the `State` column (`up`, `down`, `start`, …).
     pub fn protocol_state(&self, name: &str) -> Result<String> {
@@ -298,14 +309,22 @@ struct Entry {
     via: Option<IpAddr>,
     bgp_next_hop: Option<IpAddr>,
     as_path: Vec<u32>,
+    local_pref: Option<u32>,
+    originator_id: Option<Ipv4Addr>,
+    cluster_list: Vec<Ipv4Addr>,
 }
 
 impl Entry {
-    fn into_route(self) -> Route {
-        Route {
-            prefix: self.prefix,
-            next_hop: self.via.or(self.bgp_next_hop),
-            as_path: self.as_path,
+    fn into_detail(self) -> RouteDetail {
+        RouteDetail {
+            route: Route {
+                prefix: self.prefix,
+                next_hop: self.via.or(self.bgp_next_hop),
+                as_path: self.as_path,
+            },
+            local_pref: self.local_pref,
+            originator_id: self.originator_id,
+            cluster_list: self.cluster_list,
         }
     }
 }
@@ -319,6 +338,15 @@ fn parse_ip(tok: &str, raw: &str) -> Result<IpAddr> {
 /// `*`; the first one if none is), with next hop from `via X` (or `BGP.next_hop`) and the
 /// `BGP.as_path` (sets and confederation segments flattened). Sorted by prefix.
 pub fn parse_show_route(raw: &str) -> Result<Vec<Route>> {
+    Ok(parse_show_route_detail(raw)?
+        .into_iter()
+        .map(|d| d.route)
+        .collect())
+}
+
+/// Like [`parse_show_route`], with `BGP.local_pref: N`, `BGP.originator_id: A.B.C.D` and
+/// `BGP.cluster_list: A.B.C.D …` (most recent reflector first).
+pub fn parse_show_route_detail(raw: &str) -> Result<Vec<RouteDetail>> {
     let mut entries: Vec<Entry> = Vec::new();
     let mut current: Option<Entry> = None;
     let mut current_prefix = String::new();
@@ -351,6 +379,26 @@ pub fn parse_show_route(raw: &str) -> Result<Vec<Route>> {
                             .map_err(|e| bad(&format!("bad ASN {t:?}: {e}"), raw))
                     })
                     .collect::<Result<Vec<u32>>>()?;
+            } else if let Some(rest) = attr.strip_prefix("BGP.local_pref:") {
+                let tok = rest.trim();
+                entry.local_pref = Some(
+                    tok.parse()
+                        .map_err(|e| bad(&format!("bad local_pref {tok:?}: {e}"), raw))?,
+                );
+            } else if let Some(rest) = attr.strip_prefix("BGP.originator_id:") {
+                let tok = rest.trim();
+                entry.originator_id = Some(
+                    tok.parse()
+                        .map_err(|e| bad(&format!("bad originator_id {tok:?}: {e}"), raw))?,
+                );
+            } else if let Some(rest) = attr.strip_prefix("BGP.cluster_list:") {
+                entry.cluster_list = rest
+                    .split_whitespace()
+                    .map(|t| {
+                        t.parse::<Ipv4Addr>()
+                            .map_err(|e| bad(&format!("bad cluster_list entry {t:?}: {e}"), raw))
+                    })
+                    .collect::<Result<Vec<Ipv4Addr>>>()?;
             }
             continue;
         }
@@ -386,7 +434,7 @@ pub fn parse_show_route(raw: &str) -> Result<Vec<Route>> {
     if let Some(done) = current.take() {
         entries.push(done);
     }
-    let mut routes: Vec<Route> = Vec::new();
+    let mut routes: Vec<RouteDetail> = Vec::new();
     let mut seen: Vec<String> = Vec::new();
     for i in 0..entries.len() {
         let Some(prefix) = entries.get(i).map(|e| e.prefix.clone()) else {
@@ -401,10 +449,10 @@ pub fn parse_show_route(raw: &str) -> Result<Vec<Route>> {
             .position(|e| e.prefix == prefix && e.primary)
             .unwrap_or(i);
         if let Some(e) = entries.get_mut(pick) {
-            routes.push(std::mem::take(e).into_route());
+            routes.push(std::mem::take(e).into_detail());
         }
     }
-    routes.sort_by(|a, b| a.prefix.cmp(&b.prefix));
+    routes.sort_by(|a, b| a.route.prefix.cmp(&b.route.prefix));
     Ok(routes)
 }
 

@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::{fail, wait_until, Family, LabError, Node, ProcHandle, Result, Route};
+use super::{descendants, fail, wait_until, Family, LabError, Node, ProcHandle, Result, Route};
 
 /// Where `gobgpd` serves its API inside the namespace.
 pub const API_HOST: &str = "127.0.0.1";
@@ -39,6 +39,14 @@ pub struct GobgpNeighbor {
     pub timers: Option<(u32, u32)>,
     /// Raw TOML appended after this neighbor's tables (e.g. `[neighbors.ebgp-multihop.config]`).
     pub extra_toml: String,
+    /// Graceful Restart (RFC 4724) with this restart time in seconds: the neighbor-level
+    /// `graceful-restart` table and `mp-graceful-restart` for every family, so GoBGP advertises
+    /// the capability with each family and, when `gobgpd` dies without a NOTIFICATION (SIGKILL,
+    /// not SIGTERM), the peer may keep its routes. `None`: no Graceful Restart.
+    pub graceful_restart: Option<u32>,
+    /// `neighbors.config.admin-down`: the session stays down until `gobgp neighbor ADDR enable`
+    /// ([`Gobgp::enable_neighbor`]), e.g. to install routes before the first UPDATE goes out.
+    pub admin_down: bool,
 }
 
 impl GobgpNeighbor {
@@ -54,6 +62,8 @@ impl GobgpNeighbor {
             connect_retry: 5,
             timers: None,
             extra_toml: String::new(),
+            graceful_restart: None,
+            admin_down: false,
         }
     }
 
@@ -82,6 +92,21 @@ impl GobgpNeighbor {
     #[must_use]
     pub fn families(mut self, families: &[Family]) -> Self {
         self.families = families.to_vec();
+        self
+    }
+
+    /// Enables Graceful Restart (RFC 4724) for every family with `restart_time` seconds (see the
+    /// `graceful_restart` field).
+    #[must_use]
+    pub fn graceful_restart(mut self, restart_time: u32) -> Self {
+        self.graceful_restart = Some(restart_time);
+        self
+    }
+
+    /// Starts the neighbor administratively down (see [`Gobgp::enable_neighbor`]).
+    #[must_use]
+    pub fn admin_down(mut self) -> Self {
+        self.admin_down = true;
         self
     }
 }
@@ -140,6 +165,9 @@ impl GobgpConfig {
             if let Some(pw) = &n.password {
                 let _ = writeln!(s, "    auth-password = {}", toml_string(pw));
             }
+            if n.admin_down {
+                let _ = writeln!(s, "    admin-down = true");
+            }
             let _ = writeln!(
                 s,
                 "  [neighbors.timers.config]\n    connect-retry = {}",
@@ -160,12 +188,24 @@ impl GobgpConfig {
                     let _ = writeln!(s, "    passive-mode = true");
                 }
             }
+            if let Some(restart_time) = n.graceful_restart {
+                let _ = writeln!(
+                    s,
+                    "  [neighbors.graceful-restart.config]\n    enabled = true\n    restart-time = {restart_time}"
+                );
+            }
             for f in &n.families {
                 let _ = writeln!(
                     s,
                     "  [[neighbors.afi-safis]]\n    [neighbors.afi-safis.config]\n      afi-safi-name = \"{}-unicast\"",
                     f.name()
                 );
+                if n.graceful_restart.is_some() {
+                    let _ = writeln!(
+                        s,
+                        "    [neighbors.afi-safis.mp-graceful-restart.config]\n      enabled = true"
+                    );
+                }
             }
             if !n.extra_toml.is_empty() {
                 let _ = writeln!(s, "{}", n.extra_toml);
@@ -203,6 +243,19 @@ impl Gobgp {
     /// `gobgpd -f CONF -t toml --api-hosts 127.0.0.1:50051 -p --pprof-disable` in `node` and
     /// waits until `gobgp global` answers.
     pub fn start(node: &Node, config: &GobgpConfig) -> Result<Gobgp> {
+        Self::start_with_args(node, config, &[])
+    }
+
+    /// Like [`Gobgp::start`], as a Graceful Restart *restarting speaker* (`gobgpd -r`): the
+    /// Restart State bit and the Forwarding State bits are set in the capability, and GoBGP
+    /// defers its own UPDATEs until it has the peers' End-of-RIB, then sends its table and
+    /// End-of-RIB (RFC 4724 §4.1). Use after [`Gobgp::sigkill`] with neighbors configured with
+    /// [`GobgpNeighbor::graceful_restart`].
+    pub fn start_restarting(node: &Node, config: &GobgpConfig) -> Result<Gobgp> {
+        Self::start_with_args(node, config, &["-r"])
+    }
+
+    fn start_with_args(node: &Node, config: &GobgpConfig, extra_args: &[&str]) -> Result<Gobgp> {
         let config_path =
             node.write_file(&format!("{}-gobgpd.toml", node.name()), &config.to_toml())?;
         let conf = config_path.to_string_lossy().into_owned();
@@ -210,21 +263,20 @@ impl Gobgp {
             .map_err(|e| e.context(format!("gobgpd rejects {conf}")))?;
         let api = format!("{API_HOST}:{API_PORT}");
         let level = format!("--log-level={}", config.log_level);
-        let proc = node.spawn(
+        let mut argv = vec![
             "gobgpd",
-            &[
-                "gobgpd",
-                "-f",
-                &conf,
-                "-t",
-                "toml",
-                "--api-hosts",
-                &api,
-                "-p",
-                "--pprof-disable",
-                &level,
-            ],
-        )?;
+            "-f",
+            &conf,
+            "-t",
+            "toml",
+            "--api-hosts",
+            &api,
+            "-p",
+            "--pprof-disable",
+            &level,
+        ];
+        argv.extend_from_slice(extra_args);
+        let proc = node.spawn("gobgpd", &argv)?;
         let gobgp = Gobgp {
             node: node.clone(),
             proc,
@@ -257,6 +309,43 @@ impl Gobgp {
     /// The daemon's process handle (stop it with [`ProcHandle::kill`]).
     pub fn proc(&self) -> &ProcHandle {
         &self.proc
+    }
+
+    /// Kills `gobgpd` with SIGKILL, as a crash: its sockets are closed by the kernel (FIN or
+    /// RST) and no NOTIFICATION is sent, so a peer that negotiated Graceful Restart keeps its
+    /// routes as stale (RFC 4724 §4.2). [`ProcHandle::kill`] sends SIGTERM instead, on which
+    /// GoBGP sends a Cease NOTIFICATION. Returns once the process has been reaped.
+    pub fn sigkill(&self) -> Result<()> {
+        if !self.proc.is_running() {
+            return fail(format!(
+                "gobgpd in node {} is not running",
+                self.node.name()
+            ));
+        }
+        // Only the daemon: `timeout` (the spawned wrapper) then exits by itself.
+        let pids: Vec<String> = descendants(self.proc.pid())
+            .into_iter()
+            .filter(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|comm| comm.trim_end() == "gobgpd")
+            })
+            .map(|pid| pid.to_string())
+            .collect();
+        if pids.is_empty() {
+            return fail(format!(
+                "no gobgpd process under {:?} in node {}",
+                self.proc,
+                self.node.name()
+            ));
+        }
+        let mut args = vec!["-KILL"];
+        args.extend(pids.iter().map(String::as_str));
+        super::run("kill", &args)?;
+        wait_until(
+            Duration::from_secs(5),
+            &format!("SIGKILLed gobgpd in node {} to be reaped", self.node.name()),
+            || Ok::<_, LabError>(!self.proc.is_running()),
+        )
     }
 
     /// The node it runs in.
@@ -297,10 +386,23 @@ impl Gobgp {
             .map(drop)
     }
 
+    /// `gobgp neighbor ADDR enable`: brings up a neighbor configured with
+    /// [`GobgpNeighbor::admin_down`].
+    pub fn enable_neighbor(&self, neighbor: IpAddr) -> Result<()> {
+        self.cli(&["neighbor", &neighbor.to_string(), "enable"])
+            .map(drop)
+    }
+
     /// Best path of every prefix in the global RIB (`gobgp global rib -a FAMILY -j`).
     pub fn rib(&self, family: Family) -> Result<Vec<Route>> {
         let json = self.cli(&["global", "rib", "-a", family.name(), "-j"])?;
         parse_rib_json(&json)
+    }
+
+    /// Like [`Gobgp::rib`], with LOCAL_PREF, ORIGINATOR_ID and CLUSTER_LIST.
+    pub fn rib_detail(&self, family: Family) -> Result<Vec<RouteDetail>> {
+        let json = self.cli(&["global", "rib", "-a", family.name(), "-j"])?;
+        parse_rib_json_detail(&json)
     }
 
     /// Routes received from `neighbor` (`gobgp neighbor ADDR adj-in -a FAMILY -j`).
@@ -308,6 +410,13 @@ impl Gobgp {
         let addr = neighbor.to_string();
         let json = self.cli(&["neighbor", &addr, "adj-in", "-a", family.name(), "-j"])?;
         parse_rib_json(&json)
+    }
+
+    /// Like [`Gobgp::adj_rib_in`], with LOCAL_PREF, ORIGINATOR_ID and CLUSTER_LIST.
+    pub fn adj_rib_in_detail(&self, neighbor: IpAddr, family: Family) -> Result<Vec<RouteDetail>> {
+        let addr = neighbor.to_string();
+        let json = self.cli(&["neighbor", &addr, "adj-in", "-a", family.name(), "-j"])?;
+        parse_rib_json_detail(&json)
     }
 
     /// Session state with `neighbor`, lower case: `idle`, `connect`, `active`, `opensent`,
@@ -351,9 +460,37 @@ fn bad(what: &str, raw: &str) -> LabError {
     LabError::new(format!("unexpected gobgp output ({what}):\n{raw}"))
 }
 
+/// A route with LOCAL_PREF and the route-reflection attributes ORIGINATOR_ID and CLUSTER_LIST
+/// (RFC 4456 §8), as [`Gobgp::rib_detail`] and `Bird::routes_detail` report them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RouteDetail {
+    /// Prefix, next hop and AS path.
+    pub route: Route,
+    /// LOCAL_PREF, if present.
+    pub local_pref: Option<u32>,
+    /// ORIGINATOR_ID, if present.
+    pub originator_id: Option<Ipv4Addr>,
+    /// CLUSTER_LIST, most recent reflector first; empty when absent.
+    pub cluster_list: Vec<Ipv4Addr>,
+}
+
+/// Finds the route for `prefix` in `routes`.
+pub fn find_detail<'a>(routes: &'a [RouteDetail], prefix: &str) -> Option<&'a RouteDetail> {
+    routes.iter().find(|r| r.route.prefix == prefix)
+}
+
 /// Parses `gobgp global rib -j` / `gobgp neighbor X adj-in -j`: a map prefix → list of paths.
 /// Returns the best path of each prefix (the first one if none is marked best), sorted by prefix.
 pub fn parse_rib_json(raw: &str) -> Result<Vec<Route>> {
+    Ok(parse_rib_json_detail(raw)?
+        .into_iter()
+        .map(|d| d.route)
+        .collect())
+}
+
+/// Like [`parse_rib_json`], with LOCAL_PREF (attribute type 5, `"value": N`), ORIGINATOR_ID
+/// (type 9, `"value": "A.B.C.D"`) and CLUSTER_LIST (type 10, `"value": ["A.B.C.D", …]`).
+pub fn parse_rib_json_detail(raw: &str) -> Result<Vec<RouteDetail>> {
     let trimmed = raw.trim();
     if trimmed.is_empty() || trimmed == "null" {
         return Ok(Vec::new());
@@ -377,18 +514,53 @@ pub fn parse_rib_json(raw: &str) -> Result<Vec<Route>> {
         };
         routes.push(parse_path(prefix, path).map_err(|e| bad(&e, raw))?);
     }
-    routes.sort_by(|a, b| a.prefix.cmp(&b.prefix));
+    routes.sort_by(|a, b| a.route.prefix.cmp(&b.route.prefix));
     Ok(routes)
 }
 
-fn parse_path(prefix: &str, path: &serde_json::Value) -> std::result::Result<Route, String> {
+fn parse_ipv4_value(
+    v: &serde_json::Value,
+    what: &str,
+    prefix: &str,
+) -> std::result::Result<Ipv4Addr, String> {
+    v.as_str()
+        .and_then(|s| s.parse::<Ipv4Addr>().ok())
+        .ok_or_else(|| format!("bad {what} {v} for {prefix}"))
+}
+
+fn parse_path(prefix: &str, path: &serde_json::Value) -> std::result::Result<RouteDetail, String> {
     let attrs = path
         .get("attrs")
         .and_then(serde_json::Value::as_array)
         .ok_or_else(|| format!("path of {prefix} has no attrs array"))?;
     let mut next_hop = None;
     let mut as_path = Vec::new();
+    let mut local_pref = None;
+    let mut originator_id = None;
+    let mut cluster_list = Vec::new();
     for attr in attrs {
+        let value = attr.get("value");
+        match (attr.get("type").and_then(serde_json::Value::as_u64), value) {
+            (Some(5), Some(v)) => {
+                local_pref = Some(
+                    v.as_u64()
+                        .and_then(|n| u32::try_from(n).ok())
+                        .ok_or_else(|| format!("bad LOCAL_PREF {v} for {prefix}"))?,
+                );
+            }
+            (Some(9), Some(v)) => {
+                originator_id = Some(parse_ipv4_value(v, "ORIGINATOR_ID", prefix)?);
+            }
+            (Some(10), Some(v)) => {
+                let ids = v
+                    .as_array()
+                    .ok_or_else(|| format!("CLUSTER_LIST {v} of {prefix} is not an array"))?;
+                for id in ids {
+                    cluster_list.push(parse_ipv4_value(id, "CLUSTER_LIST entry", prefix)?);
+                }
+            }
+            _ => {}
+        }
         // NEXT_HOP (3) and MP_REACH_NLRI (14) both carry "nexthop".
         if let Some(nh) = attr.get("nexthop").and_then(serde_json::Value::as_str) {
             if next_hop.is_none() {
@@ -419,10 +591,15 @@ fn parse_path(prefix: &str, path: &serde_json::Value) -> std::result::Result<Rou
             }
         }
     }
-    Ok(Route {
-        prefix: prefix.to_owned(),
-        next_hop,
-        as_path,
+    Ok(RouteDetail {
+        route: Route {
+            prefix: prefix.to_owned(),
+            next_hop,
+            as_path,
+        },
+        local_pref,
+        originator_id,
+        cluster_list,
     })
 }
 

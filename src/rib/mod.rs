@@ -124,6 +124,10 @@ pub struct SessionInfo {
     /// The peer advertised the Graceful Restart capability (RFC 4724 §3), so we keep its routes
     /// as stale when its session drops without a NOTIFICATION.
     pub graceful_restart: bool,
+    /// The families the capability lists, each with its Forwarding State bit (RFC 4724 §3):
+    /// only these keep stale paths when the session drops, and when the peer comes back, stale
+    /// paths of a family it no longer lists with the bit set are withdrawn at once (§4.2).
+    pub restart_families: Vec<(Family, bool)>,
 }
 
 /// Marks a path as stale in [`Path::peer`] (RFC 4724 §4.2).
@@ -348,9 +352,11 @@ impl Cx<'_> {
                 igp_cost: None,
             })
             .collect();
-        if let Some(sel) = best::select(&cands, &self.global.best) {
+        let opts = &self.global.best;
+        let sel = quick_best(&cands, opts).or_else(|| best::select(&cands, opts).map(|s| s.best));
+        if let Some(sel) = sel {
             drop(cands);
-            dest.swap(0, sel.best);
+            dest.swap(0, sel);
         }
     }
 
@@ -407,6 +413,50 @@ impl Cx<'_> {
         }
         has
     }
+}
+
+/// The index [`best::select`] picks among `cands`, found with one pairwise [`best::compare`] per
+/// candidate and no allocation, or `None` when `select` itself must decide.
+///
+/// `select` eliminates by step; at every step whose paths form one comparability group with a
+/// total order, that keeps exactly the paths whose keys are least so far, so over steps that all do
+/// it keeps the lexicographic minima of the key vectors, which is what `compare` orders by. Two
+/// steps can break this: MED, whose groups are the neighbour ASes, and IGP cost, which compares
+/// only known costs. MED is still fine when every candidate has the same neighbour AS (one
+/// group) or each a different one (the step then eliminates nothing, and `compare` skips it
+/// between different groups); IGP cost when no cost is known (the RIB knows none). Otherwise, or
+/// when the least candidate ties with another in every step (the final tie-break is `select`'s),
+/// this returns `None`.
+fn quick_best(cands: &[best::Candidate], opts: &best::Options) -> Option<usize> {
+    if cands.iter().any(|c| c.igp_cost.is_some()) {
+        return None;
+    }
+    if !opts.always_compare_med && cands.len() > 2 {
+        let mut nas: SmallVec<[best::NeighbourAs; 8]> =
+            cands.iter().map(best::Candidate::neighbour_as).collect();
+        nas.sort_unstable();
+        let one_group = nas.first() == nas.last();
+        let all_distinct = nas.windows(2).all(|w| w.first() != w.last());
+        if !(one_group || all_distinct) {
+            return None;
+        }
+    }
+    // With two candidates the groups are always one or two distinct ones.
+    let mut least = cands.first()?;
+    let mut index = 0;
+    let mut tie = false;
+    for (i, c) in cands.iter().enumerate().skip(1) {
+        match best::compare(c, least, opts).0 {
+            std::cmp::Ordering::Less => {
+                least = c;
+                index = i;
+                tie = false;
+            }
+            std::cmp::Ordering::Equal => tie = true,
+            std::cmp::Ordering::Greater => {}
+        }
+    }
+    (!tie).then_some(index)
 }
 
 /// The RIB. See the module documentation.
@@ -693,6 +743,26 @@ impl Rib {
     /// The session to `peer` reached Established: the peer joins its update group and gets the
     /// group's view of the Loc-RIB, then End-of-RIB for each family (RFC 4724 §2).
     pub fn peer_up(&mut self, peer: PeerId, session: SessionInfo) -> Vec<Output> {
+        if self.peers.get(peer as usize).is_none() {
+            return Vec::new();
+        }
+        // RFC 4724 §4.2: stale paths of a family the returning peer does not list with the
+        // Forwarding State bit set are withdrawn at once.
+        let mut swept = Vec::new();
+        for family in [Family::IPV4_UNICAST, Family::IPV6_UNICAST] {
+            let preserved =
+                session.graceful_restart && session.restart_families.contains(&(family, true));
+            if !preserved {
+                swept.extend(self.apply_all(peer, Some(family), Op::RemoveStale));
+            }
+        }
+        let mut out = swept;
+        out.extend(self.join(peer, session));
+        out
+    }
+
+    /// Adds the established `peer` to its update group and dumps the group's view to it.
+    fn join(&mut self, peer: PeerId, session: SessionInfo) -> Vec<Output> {
         let Some(slot) = self.peers.get_mut(peer as usize) else {
             return Vec::new();
         };
@@ -794,16 +864,30 @@ impl Rib {
         let Some(slot) = self.peers.get_mut(peer as usize) else {
             return (Vec::new(), false);
         };
-        let keep = graceful && slot.session.as_ref().is_some_and(|s| s.graceful_restart);
+        let kept: Vec<Family> = match slot.session.as_ref() {
+            Some(s) if graceful && s.graceful_restart => {
+                s.restart_families.iter().map(|(f, _)| *f).collect()
+            }
+            _ => Vec::new(),
+        };
         slot.session = None;
         if let Some(gid) = slot.group.take() {
             if let Some(g) = self.groups.get_mut(gid as usize) {
                 g.members.retain(|&m| m != peer);
             }
         }
-        let op = if keep { Op::MarkStale } else { Op::RemoveAll };
-        let out = self.apply_all(peer, None, op);
-        (out, keep)
+        let mut out = Vec::new();
+        for family in [Family::IPV4_UNICAST, Family::IPV6_UNICAST] {
+            let op = if kept.contains(&family) {
+                Op::MarkStale
+            } else {
+                Op::RemoveAll
+            };
+            out.extend(self.apply_all(peer, Some(family), op));
+        }
+        // What is left of the peer's Adj-RIB-In now is its stale paths.
+        let kept = !kept.is_empty() && self.prefix_count(peer) > 0;
+        (out, kept)
     }
 
     /// End-of-RIB for `family` from `peer`: its paths still stale in that family are withdrawn
@@ -956,6 +1040,187 @@ fn apply(
             } else {
                 adj.v6.remove(&k);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod quick_best_tests {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    use proptest::prelude::*;
+
+    use super::best::{self, Candidate, Options, Source};
+    use super::quick_best;
+    use crate::wire::{AsPath, Origin, PathAttributes, Segment, SegmentType};
+
+    /// (attributes, source, reachable, IGP cost).
+    type P = (PathAttributes, Source, bool, Option<u32>);
+
+    /// A path whose neighbour AS is `nas` (0: an empty AS_PATH, 1: one starting with an AS_SET),
+    /// other fields from small sets so that most steps tie often.
+    fn arb_path(nas: impl Strategy<Value = u32>) -> impl Strategy<Value = P> {
+        let attrs = (
+            nas,
+            prop_oneof![8 => Just(0usize), 1 => Just(1), 1 => Just(2)],
+            prop_oneof![8 => Just(None), 1 => Just(Some(100u32)), 1 => Just(Some(200))],
+            prop_oneof![
+                8 => Just(Some(Origin::Igp)),
+                1 => Just(None),
+                1 => Just(Some(Origin::Incomplete)),
+            ],
+            prop::sample::select(vec![None, Some(0u32), Some(10)]),
+            prop_oneof![3 => Just(None), 1 => Just(Some(Ipv4Addr::new(10, 0, 0, 1)))],
+            prop_oneof![3 => Just(0usize), 1 => Just(1)],
+        )
+            .prop_map(|(nas, extra, local_pref, origin, med, originator_id, cl)| {
+                let mut asns = vec![nas];
+                asns.extend(std::iter::repeat_n(65000, extra));
+                let kind = if nas == 1 {
+                    SegmentType::Set
+                } else {
+                    SegmentType::Sequence
+                };
+                PathAttributes {
+                    as_path: Some(if nas == 0 {
+                        AsPath::default()
+                    } else {
+                        AsPath {
+                            segments: vec![Segment { kind, asns }],
+                        }
+                    }),
+                    local_pref,
+                    origin,
+                    med,
+                    originator_id,
+                    cluster_list: vec![Ipv4Addr::new(10, 255, 0, 1); cl],
+                    ..PathAttributes::default()
+                }
+            });
+        let addr = prop::sample::select(vec![
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)),
+            IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ]);
+        let rid = prop::sample::select(vec![
+            Ipv4Addr::new(1, 1, 1, 1),
+            Ipv4Addr::new(2, 2, 2, 2),
+            Ipv4Addr::new(3, 3, 3, 3),
+        ]);
+        (
+            attrs,
+            prop::bool::weighted(0.05),
+            prop::bool::weighted(0.8),
+            addr,
+            rid,
+            prop::bool::weighted(0.9),
+            prop::sample::select(vec![None, None, None, Some(1u32), Some(5)]),
+        )
+            .prop_map(|(a, local, ebgp, peer_address, router_id, reach, igp)| {
+                let source = Source {
+                    local,
+                    ebgp,
+                    peer_address,
+                    router_id,
+                };
+                (a, source, reach, igp)
+            })
+    }
+
+    fn check(paths: &[P], always_compare_med: bool) -> Result<(), TestCaseError> {
+        let cands: Vec<Candidate> = paths
+            .iter()
+            .map(|(attrs, source, reach, igp)| Candidate {
+                attrs,
+                source: *source,
+                next_hop_reachable: *reach,
+                igp_cost: *igp,
+            })
+            .collect();
+        let opts = Options {
+            always_compare_med,
+            multipath: false,
+        };
+        if let Some(quick) = quick_best(&cands, &opts) {
+            let sel = best::select(&cands, &opts).map(|s| s.best);
+            prop_assert_eq!(Some(quick), sel, "{:?}", paths);
+        }
+        Ok(())
+    }
+
+    /// MED makes "better than" cyclic here: A beats B on MED (same neighbour AS), B beats C and C
+    /// beats A on router id. `select` removes B at the MED step and picks C; a scan in the order
+    /// B, C, A would end on A.
+    #[test]
+    fn med_across_neighbour_ases_is_left_to_select() {
+        let path = |nas: u32, med: u32| PathAttributes {
+            as_path: Some(AsPath::from_sequence([nas])),
+            med: Some(med),
+            ..PathAttributes::default()
+        };
+        let source = |rid: u8| Source {
+            local: false,
+            ebgp: true,
+            peer_address: IpAddr::V4(Ipv4Addr::new(10, 0, 0, rid)),
+            router_id: Ipv4Addr::new(rid, rid, rid, rid),
+        };
+        let (a, b, c) = (path(7, 0), path(7, 10), path(8, 0));
+        let cands: Vec<Candidate> = [(&b, 1), (&c, 2), (&a, 3)]
+            .into_iter()
+            .map(|(attrs, rid)| Candidate {
+                attrs,
+                source: source(rid),
+                next_hop_reachable: true,
+                igp_cost: None,
+            })
+            .collect();
+        let opts = Options::default();
+        assert_eq!(best::select(&cands, &opts).map(|s| s.best), Some(1));
+        assert_eq!(quick_best(&cands, &opts), None);
+        assert_eq!(quick_best(&cands[..2], &opts), Some(0));
+    }
+
+    proptest! {
+        #[test]
+        fn quick_best_agrees_with_select_for_two_neighbour_ases(
+            paths in prop::collection::vec(arb_path(7u32..9), 1..6),
+            always_compare_med in any::<bool>(),
+        ) {
+            check(&paths, always_compare_med)?;
+        }
+
+        #[test]
+        fn quick_best_agrees_with_select(
+            paths in prop::collection::vec(arb_path(0u32..5), 1..9),
+            always_compare_med in any::<bool>(),
+        ) {
+            check(&paths, always_compare_med)?;
+        }
+
+        #[test]
+        fn quick_best_agrees_with_select_for_one_neighbour_as(
+            paths in prop::collection::vec(arb_path(Just(7u32)), 1..9),
+        ) {
+            check(&paths, false)?;
+        }
+
+        #[test]
+        fn quick_best_agrees_with_select_for_distinct_neighbour_ases(
+            paths in prop::collection::vec(arb_path(Just(7u32)), 1..9),
+        ) {
+            let paths: Vec<P> = paths
+                .into_iter()
+                .enumerate()
+                .map(|(i, mut p)| {
+                    if let Some(path) = p.0.as_path.as_mut() {
+                        if let Some(seg) = path.segments.first_mut() {
+                            seg.asns[0] = 100 + i as u32;
+                        }
+                    }
+                    p
+                })
+                .collect();
+            check(&paths, false)?;
         }
     }
 }

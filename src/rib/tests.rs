@@ -2,7 +2,7 @@
 //! UPDATEs each peer would receive out.
 //!
 //! The speaker under test is AS 65000 with router id 1.1.1.1. Its own address is 10.0.0.1 on
-//! iBGP sessions and 192.0.2.254 on eBGP sessions (`fd00::1` for IPv6 everywhere), so that a next
+//! iBGP sessions and 198.19.2.254 on eBGP sessions (`fd00::1` for IPv6 everywhere), so that a next
 //! hop of "self" is visible in what a peer receives and distinct from the router id.
 
 use std::collections::BTreeMap;
@@ -22,7 +22,7 @@ use crate::wire::{
 const ASN: u32 = 65000;
 const RID: &str = "1.1.1.1";
 const IBGP_SELF: &str = "10.0.0.1";
-const EBGP_SELF: &str = "192.0.2.254";
+const EBGP_SELF: &str = "198.19.2.254";
 const SELF6: &str = "fd00::1";
 
 const P1: &str = "10.1.0.0/24";
@@ -100,6 +100,7 @@ fn session(rid: &str, self_v4: &str) -> SessionInfo {
         self_v4: Some(v4(self_v4)),
         self_v6: Some(v6(SELF6)),
         graceful_restart: false,
+        restart_families: vec![(Family::IPV4_UNICAST, true), (Family::IPV6_UNICAST, true)],
     }
 }
 
@@ -459,7 +460,7 @@ fn a_path_from_an_ibgp_non_client_is_not_sent_to_another_ibgp_non_client() {
     let mut rib = rib(ASN, RID);
     let n1 = up(&mut rib, ibgp("n1", "10.0.0.2", false), "10.0.0.2");
     let n2 = up(&mut rib, ibgp("n2", "10.0.0.3", false), "10.0.0.3");
-    let e1 = up(&mut rib, ebgp("e1", "192.0.2.1", 65001), "192.0.2.1");
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
 
     let out = rib.update(n1, &announce(&[P1], "10.0.0.2", &[], plain));
 
@@ -499,7 +500,7 @@ fn an_originated_prefix_goes_to_ibgp_peers_with_local_pref_100_empty_as_path_and
 #[test]
 fn an_originated_prefix_goes_to_ebgp_peers_with_our_as_prepended_and_our_next_hop() {
     let mut rib = rib(ASN, RID);
-    let e1 = up(&mut rib, ebgp("e1", "192.0.2.1", 65001), "192.0.2.1");
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
 
     let out = rib.originate(net(P1), local(plain));
 
@@ -513,7 +514,7 @@ fn an_originated_prefix_goes_to_ebgp_peers_with_our_as_prepended_and_our_next_ho
 fn originating_again_replaces_the_route_and_withdraw_originated_withdraws_it_everywhere() {
     let mut rib = rib(ASN, RID);
     let n1 = up(&mut rib, ibgp("n1", "10.0.0.2", false), "10.0.0.2");
-    let e1 = up(&mut rib, ebgp("e1", "192.0.2.1", 65001), "192.0.2.1");
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
     rib.originate(net(P1), local(plain));
 
     let out = rib.originate(
@@ -539,7 +540,7 @@ fn peers_with_equal_export_rules_share_one_update_group_and_get_one_message() {
     let mut rib = rib(ASN, RID);
     let n1 = up(&mut rib, ibgp("n1", "10.0.0.2", false), "10.0.0.2");
     let n2 = up(&mut rib, ibgp("n2", "10.0.0.3", false), "10.0.0.3");
-    let e1 = up(&mut rib, ebgp("e1", "192.0.2.1", 65001), "192.0.2.1");
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
     assert_eq!(rib.group_of(n1), rib.group_of(n2));
     assert_ne!(rib.group_of(n1), rib.group_of(e1));
     assert_eq!(rib.stats().groups, 2);
@@ -751,7 +752,7 @@ fn of_two_reflectors_with_one_cluster_id_each_rejects_the_paths_the_other_reflec
 fn ebgp_export_prepends_our_as_sets_our_next_hop_and_strips_ibgp_only_attributes_and_med() {
     let mut rib = rib(ASN, RID);
     let c1 = up(&mut rib, ibgp("c1", "10.0.0.11", true), "1.1.1.11");
-    let e1 = up(&mut rib, ebgp("e1", "192.0.2.1", 65001), "192.0.2.1");
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
 
     let out = rib.update(
         c1,
@@ -778,13 +779,13 @@ fn ebgp_export_prepends_our_as_sets_our_next_hop_and_strips_ibgp_only_attributes
 #[test]
 fn a_med_learned_from_an_ebgp_peer_is_kept_inside_the_as_and_removed_towards_other_ebgp_peers() {
     let mut rib = rib(ASN, RID);
-    let e1 = up(&mut rib, ebgp("e1", "192.0.2.1", 65001), "192.0.2.1");
-    let e2 = up(&mut rib, ebgp("e2", "192.0.2.2", 65002), "192.0.2.2");
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
+    let e2 = up(&mut rib, ebgp("e2", "198.19.2.2", 65002), "198.19.2.2");
     let n1 = up(&mut rib, ibgp("n1", "10.0.0.2", false), "10.0.0.2");
 
     let out = rib.update(
         e1,
-        &announce(&[P1], "192.0.2.1", &[65001], |a| a.med = Some(50)),
+        &announce(&[P1], "198.19.2.1", &[65001], |a| a.med = Some(50)),
     );
 
     assert_eq!(rx(&rib, &out, e2).got(P1).attrs.med, None);
@@ -794,7 +795,7 @@ fn a_med_learned_from_an_ebgp_peer_is_kept_inside_the_as_and_removed_towards_oth
 #[test]
 fn an_originated_med_is_kept_towards_ebgp_peers() {
     let mut rib = rib(ASN, RID);
-    let e1 = up(&mut rib, ebgp("e1", "192.0.2.1", 65001), "192.0.2.1");
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
 
     let out = rib.originate(net(P1), local(|a| a.med = Some(10)));
 
@@ -804,18 +805,18 @@ fn an_originated_med_is_kept_towards_ebgp_peers() {
 #[test]
 fn a_per_peer_local_asn_is_prepended_instead_of_the_global_as() {
     let mut rib = rib(ASN, RID);
-    let e1 = up(&mut rib, ebgp("e1", "192.0.2.1", 65001), "192.0.2.1");
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
     let e2 = up(
         &mut rib,
         PeerConfig {
             local_asn: 65100,
-            ..ebgp("e2", "192.0.2.2", 65002)
+            ..ebgp("e2", "198.19.2.2", 65002)
         },
-        "192.0.2.2",
+        "198.19.2.2",
     );
-    let e3 = up(&mut rib, ebgp("e3", "192.0.2.3", 65003), "192.0.2.3");
+    let e3 = up(&mut rib, ebgp("e3", "198.19.2.3", 65003), "198.19.2.3");
 
-    let out = rib.update(e1, &announce(&[P1], "192.0.2.1", &[65001], plain));
+    let out = rib.update(e1, &announce(&[P1], "198.19.2.1", &[65001], plain));
     assert_eq!(
         rx(&rib, &out, e2).got(P1).attrs.as_path,
         Some(path(&[65100, 65001]))
@@ -835,19 +836,19 @@ fn a_per_peer_local_asn_is_prepended_instead_of_the_global_as() {
 #[test]
 fn next_hop_keep_keeps_the_original_next_hop_towards_ebgp() {
     let mut rib = rib(ASN, RID);
-    let e1 = up(&mut rib, ebgp("e1", "192.0.2.1", 65001), "192.0.2.1");
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
     let keep = up(
         &mut rib,
         PeerConfig {
             next_hop_keep: true,
-            ..ebgp("keep", "192.0.2.2", 65002)
+            ..ebgp("keep", "198.19.2.2", 65002)
         },
-        "192.0.2.2",
+        "198.19.2.2",
     );
-    let normal = up(&mut rib, ebgp("normal", "192.0.2.3", 65003), "192.0.2.3");
+    let normal = up(&mut rib, ebgp("normal", "198.19.2.3", 65003), "198.19.2.3");
 
-    let out = rib.update(e1, &announce(&[P1], "192.0.2.77", &[65001], plain));
-    assert_eq!(rx(&rib, &out, keep).got(P1).next_hop, nh4("192.0.2.77"));
+    let out = rib.update(e1, &announce(&[P1], "198.19.2.77", &[65001], plain));
+    assert_eq!(rx(&rib, &out, keep).got(P1).next_hop, nh4("198.19.2.77"));
     assert_eq!(rx(&rib, &out, normal).got(P1).next_hop, nh4(EBGP_SELF));
 
     // A route of our own has no next hop to keep: it gets ours.
@@ -858,7 +859,7 @@ fn next_hop_keep_keeps_the_original_next_hop_towards_ebgp() {
 #[test]
 fn next_hop_self_on_an_ibgp_peer_sets_our_address_where_others_keep_the_next_hop() {
     let mut rib = rib(ASN, RID);
-    let e1 = up(&mut rib, ebgp("e1", "192.0.2.1", 65001), "192.0.2.1");
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
     let n1 = up(&mut rib, ibgp("n1", "10.0.0.2", false), "10.0.0.2");
     let nhs = up(
         &mut rib,
@@ -869,22 +870,22 @@ fn next_hop_self_on_an_ibgp_peer_sets_our_address_where_others_keep_the_next_hop
         "10.0.0.3",
     );
 
-    let out = rib.update(e1, &announce(&[P1], "192.0.2.1", &[65001], plain));
+    let out = rib.update(e1, &announce(&[P1], "198.19.2.1", &[65001], plain));
 
-    assert_eq!(rx(&rib, &out, n1).got(P1).next_hop, nh4("192.0.2.1"));
+    assert_eq!(rx(&rib, &out, n1).got(P1).next_hop, nh4("198.19.2.1"));
     assert_eq!(rx(&rib, &out, nhs).got(P1).next_hop, nh4(IBGP_SELF));
 }
 
 #[test]
 fn local_pref_received_from_an_ebgp_peer_is_stripped_on_import() {
     let mut rib = rib(ASN, RID);
-    let e1 = up(&mut rib, ebgp("e1", "192.0.2.1", 65001), "192.0.2.1");
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
     let n1 = up(&mut rib, ibgp("n1", "10.0.0.2", false), "10.0.0.2");
     let n2 = up(&mut rib, ibgp("n2", "10.0.0.3", false), "10.0.0.3");
 
     let out = rib.update(
         e1,
-        &announce(&[P1], "192.0.2.1", &[65001], |a| a.local_pref = Some(500)),
+        &announce(&[P1], "198.19.2.1", &[65001], |a| a.local_pref = Some(500)),
     );
     assert_eq!(rib.best(net(P1)).unwrap().attrs().attrs.local_pref, None);
     assert_eq!(rx(&rib, &out, n1).got(P1).attrs.local_pref, Some(100));
@@ -908,13 +909,13 @@ fn local_pref_received_from_an_ebgp_peer_is_stripped_on_import() {
 /// receive.
 fn community_fanout(community: Community) -> (Rib, [Rx; 3]) {
     let mut rib = rib(ASN, RID);
-    let e1 = up(&mut rib, ebgp("e1", "192.0.2.1", 65001), "192.0.2.1");
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
     let n1 = up(&mut rib, ibgp("n1", "10.0.0.2", false), "10.0.0.2");
     let c1 = up(&mut rib, ibgp("c1", "10.0.0.11", true), "10.0.0.11");
-    let e2 = up(&mut rib, ebgp("e2", "192.0.2.2", 65002), "192.0.2.2");
+    let e2 = up(&mut rib, ebgp("e2", "198.19.2.2", 65002), "198.19.2.2");
     let out = rib.update(
         e1,
-        &announce(&[P1], "192.0.2.1", &[65001], |a| {
+        &announce(&[P1], "198.19.2.1", &[65001], |a| {
             a.communities = vec![Community::new(65001, 5), community]
         }),
     );
@@ -955,7 +956,7 @@ fn no_export_subconfed_goes_to_ibgp_peers_but_not_to_ebgp_peers() {
 fn an_originated_no_export_route_is_not_sent_to_ebgp_peers() {
     let mut rib = rib(ASN, RID);
     let n1 = up(&mut rib, ibgp("n1", "10.0.0.2", false), "10.0.0.2");
-    let e1 = up(&mut rib, ebgp("e1", "192.0.2.1", 65001), "192.0.2.1");
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
 
     let out = rib.originate(
         net(P1),
@@ -973,12 +974,12 @@ fn an_originated_no_export_route_is_not_sent_to_ebgp_peers() {
 #[test]
 fn a_received_path_holding_our_as_is_rejected() {
     let mut rib = rib(ASN, RID);
-    let e1 = up(&mut rib, ebgp("e1", "192.0.2.1", 65001), "192.0.2.1");
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
     let n1 = up(&mut rib, ibgp("n1", "10.0.0.2", false), "10.0.0.2");
 
     let out = rib.update(
         e1,
-        &announce(&[P1], "192.0.2.1", &[65001, ASN, 65020], plain),
+        &announce(&[P1], "198.19.2.1", &[65001, ASN, 65020], plain),
     );
     assert!(out.is_empty());
     assert!(rib.paths(net(P1)).is_empty());
@@ -998,23 +999,23 @@ fn allow_local_as_one_accepts_one_occurrence_of_our_as_and_rejects_two() {
         &mut rib,
         PeerConfig {
             allow_local_as: 1,
-            ..ebgp("e1", "192.0.2.1", 65001)
+            ..ebgp("e1", "198.19.2.1", 65001)
         },
-        "192.0.2.1",
+        "198.19.2.1",
     );
     let n1 = up(&mut rib, ibgp("n1", "10.0.0.2", false), "10.0.0.2");
 
-    let out = rib.update(e1, &announce(&[P1], "192.0.2.1", &[65001, ASN], plain));
+    let out = rib.update(e1, &announce(&[P1], "198.19.2.1", &[65001, ASN], plain));
     assert!(rx(&rib, &out, n1).announced(P1));
     assert_eq!(rib.paths(net(P1)).len(), 1);
 
     let twice = &[65001, ASN, 65005, ASN];
-    rib.update(e1, &announce(&[P2], "192.0.2.1", twice, plain));
+    rib.update(e1, &announce(&[P2], "198.19.2.1", twice, plain));
     assert!(rib.paths(net(P2)).is_empty());
     assert_eq!(rib.rejected_count(e1), 1);
 
     // A looped re-announcement of an accepted prefix withdraws it (RFC 4271 §9.1.2).
-    let out = rib.update(e1, &announce(&[P1], "192.0.2.1", twice, plain));
+    let out = rib.update(e1, &announce(&[P1], "198.19.2.1", twice, plain));
     assert!(rx(&rib, &out, n1).withdrew(P1));
     assert!(rib.paths(net(P1)).is_empty());
     assert_eq!(rib.prefix_count(e1), 0);
@@ -1028,12 +1029,12 @@ fn a_received_path_holding_the_peers_local_asn_override_is_rejected() {
         &mut rib,
         PeerConfig {
             local_asn: 65100,
-            ..ebgp("e1", "192.0.2.1", 65001)
+            ..ebgp("e1", "198.19.2.1", 65001)
         },
-        "192.0.2.1",
+        "198.19.2.1",
     );
 
-    rib.update(e1, &announce(&[P1], "192.0.2.1", &[65001, 65100], plain));
+    rib.update(e1, &announce(&[P1], "198.19.2.1", &[65001, 65100], plain));
 
     assert!(rib.paths(net(P1)).is_empty());
     assert_eq!(rib.rejected_count(e1), 1);
@@ -1042,11 +1043,11 @@ fn a_received_path_holding_the_peers_local_asn_override_is_rejected() {
 #[test]
 fn a_path_holding_an_ebgp_peers_as_is_not_sent_to_that_peer() {
     let mut rib = rib(ASN, RID);
-    let e1 = up(&mut rib, ebgp("e1", "192.0.2.1", 65001), "192.0.2.1");
-    let e2 = up(&mut rib, ebgp("e2", "192.0.2.2", 65002), "192.0.2.2");
-    let e3 = up(&mut rib, ebgp("e3", "192.0.2.3", 65003), "192.0.2.3");
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
+    let e2 = up(&mut rib, ebgp("e2", "198.19.2.2", 65002), "198.19.2.2");
+    let e3 = up(&mut rib, ebgp("e3", "198.19.2.3", 65003), "198.19.2.3");
 
-    let out = rib.update(e1, &announce(&[P1], "192.0.2.1", &[65001, 65002], plain));
+    let out = rib.update(e1, &announce(&[P1], "198.19.2.1", &[65001, 65002], plain));
 
     assert!(rx(&rib, &out, e2).is_empty());
     assert_eq!(
@@ -1055,7 +1056,7 @@ fn a_path_holding_an_ebgp_peers_as_is_not_sent_to_that_peer() {
     );
     // Nor in e2's initial table after a reconnect.
     rib.peer_down(e2, false);
-    let dump = reconnect(&mut rib, e2, "192.0.2.2", false);
+    let dump = reconnect(&mut rib, e2, "198.19.2.2", false);
     assert!(rx(&rib, &dump, e2).silent_on(P1));
 }
 
@@ -1096,12 +1097,12 @@ fn the_path_with_higher_local_pref_is_best_and_the_loser_reports_local_pref() {
 #[test]
 fn the_path_with_the_shorter_as_path_is_best_and_the_loser_reports_as_path_length() {
     let mut rib = rib(ASN, RID);
-    let e1 = up(&mut rib, ebgp("e1", "192.0.2.1", 65001), "192.0.2.1");
-    let e2 = up(&mut rib, ebgp("e2", "192.0.2.2", 65002), "192.0.2.2");
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
+    let e2 = up(&mut rib, ebgp("e2", "198.19.2.2", 65002), "198.19.2.2");
     let n1 = up(&mut rib, ibgp("n1", "10.0.0.2", false), "10.0.0.2");
 
-    rib.update(e1, &announce(&[P1], "192.0.2.1", &[65001, 65010], plain));
-    let out = rib.update(e2, &announce(&[P1], "192.0.2.2", &[65002], plain));
+    rib.update(e1, &announce(&[P1], "198.19.2.1", &[65001, 65010], plain));
+    let out = rib.update(e2, &announce(&[P1], "198.19.2.2", &[65002], plain));
 
     assert_eq!(rib.best(net(P1)).unwrap().peer(), e2);
     let lost: Vec<_> = rib
@@ -1111,17 +1112,17 @@ fn the_path_with_the_shorter_as_path_is_best_and_the_loser_reports_as_path_lengt
         .map(|(p, r)| (p.peer(), r))
         .collect();
     assert_eq!(lost, [(e2, None), (e1, Some(Reason::AsPathLength))]);
-    assert_eq!(rx(&rib, &out, n1).got(P1).next_hop, nh4("192.0.2.2"));
+    assert_eq!(rx(&rib, &out, n1).got(P1).next_hop, nh4("198.19.2.2"));
 }
 
 #[test]
 fn withdrawing_the_best_path_announces_the_next_best_as_a_replacement() {
     let mut rib = rib(ASN, RID);
-    let e1 = up(&mut rib, ebgp("e1", "192.0.2.1", 65001), "192.0.2.1");
-    let e2 = up(&mut rib, ebgp("e2", "192.0.2.2", 65002), "192.0.2.2");
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
+    let e2 = up(&mut rib, ebgp("e2", "198.19.2.2", 65002), "198.19.2.2");
     let n1 = up(&mut rib, ibgp("n1", "10.0.0.2", false), "10.0.0.2");
-    rib.update(e1, &announce(&[P1], "192.0.2.1", &[65001], plain));
-    rib.update(e2, &announce(&[P1], "192.0.2.2", &[65002, 65020], plain));
+    rib.update(e1, &announce(&[P1], "198.19.2.1", &[65001], plain));
+    rib.update(e2, &announce(&[P1], "198.19.2.2", &[65002, 65020], plain));
     assert_eq!(rib.best(net(P1)).unwrap().peer(), e1);
 
     let out = rib.update(e1, &withdraw(&[P1]));
@@ -1129,7 +1130,7 @@ fn withdrawing_the_best_path_announces_the_next_best_as_a_replacement() {
     // n1 gets e2's path in place of e1's: an announcement, no withdrawal.
     let got = rx(&rib, &out, n1);
     assert_eq!(got.messages, 1);
-    assert_eq!(got.got(P1).next_hop, nh4("192.0.2.2"));
+    assert_eq!(got.got(P1).next_hop, nh4("198.19.2.2"));
     assert_eq!(got.got(P1).attrs.as_path, Some(path(&[65002, 65020])));
     assert!(sent_to(&rib, &out, n1)
         .iter()
@@ -1169,7 +1170,7 @@ fn when_the_best_moves_between_two_members_of_a_group_the_old_source_gets_the_ne
     let c1 = lab.add(ibgp("c1", "10.0.0.11", true), false);
     let c2 = lab.add(ibgp("c2", "10.0.0.12", true), false);
     let n1 = lab.add(ibgp("n1", "10.0.0.2", false), false);
-    let e1 = lab.add(ebgp("e1", "192.0.2.1", 65001), false);
+    let e1 = lab.add(ebgp("e1", "198.19.2.1", 65001), false);
     assert_eq!(lab.rib.group_of(c1), lab.rib.group_of(c2));
 
     lab.update(
@@ -1208,43 +1209,43 @@ fn when_the_best_moves_between_two_members_of_a_group_the_old_source_gets_the_ne
 #[test]
 fn two_ebgp_peers_of_one_as_share_a_group_and_never_receive_each_others_paths() {
     let mut lab = Lab::new(rib(ASN, RID));
-    let e1 = lab.add(ebgp("e1", "192.0.2.1", 65001), false);
-    let e2 = lab.add(ebgp("e2", "192.0.2.2", 65001), false);
+    let e1 = lab.add(ebgp("e1", "198.19.2.1", 65001), false);
+    let e2 = lab.add(ebgp("e2", "198.19.2.2", 65001), false);
     let n1 = lab.add(ibgp("n1", "10.0.0.2", false), false);
     assert_eq!(lab.rib.group_of(e1), lab.rib.group_of(e2));
 
-    lab.update(e1, &announce(&[P1], "192.0.2.1", &[65001, 65010], plain));
-    let out = lab.update(e2, &announce(&[P1], "192.0.2.2", &[65001], plain));
+    lab.update(e1, &announce(&[P1], "198.19.2.1", &[65001, 65010], plain));
+    let out = lab.update(e2, &announce(&[P1], "198.19.2.2", &[65001], plain));
 
     assert_eq!(lab.rib.best(net(P1)).unwrap().peer(), e2);
     assert!(rx(&lab.rib, &out, e1).is_empty());
     assert!(rx(&lab.rib, &out, e2).is_empty());
-    assert_eq!(rx(&lab.rib, &out, n1).got(P1).next_hop, nh4("192.0.2.2"));
+    assert_eq!(rx(&lab.rib, &out, n1).got(P1).next_hop, nh4("198.19.2.2"));
     lab.check();
 }
 
 #[test]
 fn a_change_that_does_not_move_the_best_path_sends_nothing() {
     let mut rib = rib(ASN, RID);
-    let e1 = up(&mut rib, ebgp("e1", "192.0.2.1", 65001), "192.0.2.1");
-    let e2 = up(&mut rib, ebgp("e2", "192.0.2.2", 65002), "192.0.2.2");
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
+    let e2 = up(&mut rib, ebgp("e2", "198.19.2.2", 65002), "198.19.2.2");
     let _n1 = up(&mut rib, ibgp("n1", "10.0.0.2", false), "10.0.0.2");
-    rib.update(e1, &announce(&[P1], "192.0.2.1", &[65001], plain));
+    rib.update(e1, &announce(&[P1], "198.19.2.1", &[65001], plain));
 
     // A worse path arrives, changes, and goes: the best stays e1's throughout.
     assert!(rib
-        .update(e2, &announce(&[P1], "192.0.2.2", &[65002, 65020], plain))
+        .update(e2, &announce(&[P1], "198.19.2.2", &[65002, 65020], plain))
         .is_empty());
     assert!(rib
         .update(
             e2,
-            &announce(&[P1], "192.0.2.2", &[65002, 65020, 65021], plain)
+            &announce(&[P1], "198.19.2.2", &[65002, 65020, 65021], plain)
         )
         .is_empty());
     assert!(rib.update(e2, &withdraw(&[P1])).is_empty());
     // The same path again from its source.
     assert!(rib
-        .update(e1, &announce(&[P1], "192.0.2.1", &[65001], plain))
+        .update(e1, &announce(&[P1], "198.19.2.1", &[65001], plain))
         .is_empty());
     assert_eq!(rib.paths(net(P1)).len(), 1);
 }
@@ -1264,15 +1265,15 @@ struct Gr {
 
 fn gr(graceful_restart: bool) -> Gr {
     let mut lab = Lab::new(rib(ASN, RID));
-    let e1 = lab.add(ebgp("e1", "192.0.2.1", 65001), graceful_restart);
-    let e2 = lab.add(ebgp("e2", "192.0.2.2", 65002), false);
+    let e1 = lab.add(ebgp("e1", "198.19.2.1", 65001), graceful_restart);
+    let e2 = lab.add(ebgp("e2", "198.19.2.2", 65002), false);
     let n1 = lab.add(ibgp("n1", "10.0.0.2", false), false);
-    lab.update(e1, &announce(&[P1, P2, P3], "192.0.2.1", &[65001], plain));
+    lab.update(e1, &announce(&[P1, P2, P3], "198.19.2.1", &[65001], plain));
     lab.update(e1, &announce(&[P6], "2001:db8::1", &[65001], plain));
-    lab.update(e2, &announce(&[P3], "192.0.2.2", &[65002, 65020], plain));
+    lab.update(e2, &announce(&[P3], "198.19.2.2", &[65002, 65020], plain));
     lab.update(
         e2,
-        &announce(&["10.4.0.0/24"], "192.0.2.2", &[65002], plain),
+        &announce(&["10.4.0.0/24"], "198.19.2.2", &[65002], plain),
     );
     lab.check();
     Gr { lab, e1, e2, n1 }
@@ -1297,7 +1298,7 @@ fn peer_down_without_graceful_withdraws_its_prefixes_and_leaves_the_others_alone
     assert!(got.withdrew(P2));
     assert!(got.withdrew(P6));
     // P3 falls back to e2's path, 10.4/24 is untouched.
-    assert_eq!(got.got(P3).next_hop, nh4("192.0.2.2"));
+    assert_eq!(got.got(P3).next_hop, nh4("198.19.2.2"));
     assert!(got.silent_on("10.4.0.0/24"));
     assert_eq!(lab.rib.prefix_count(e1), 0);
     assert!(lab.rib.adj_rib_in(e1).is_empty());
@@ -1339,11 +1340,11 @@ fn end_of_rib_after_a_restart_removes_exactly_the_stale_paths_not_announced_agai
     lab.up(e1, true);
 
     // P1 again unchanged (no update needed), P3 again with a MED (a change inside the AS).
-    let out = lab.update(e1, &announce(&[P1], "192.0.2.1", &[65001], plain));
+    let out = lab.update(e1, &announce(&[P1], "198.19.2.1", &[65001], plain));
     assert!(out.is_empty());
     let out = lab.update(
         e1,
-        &announce(&[P3], "192.0.2.1", &[65001], |a| a.med = Some(5)),
+        &announce(&[P3], "198.19.2.1", &[65001], |a| a.med = Some(5)),
     );
     assert_eq!(rx(&lab.rib, &out, n1).got(P3).attrs.med, Some(5));
     assert!(!lab.rib.best(net(P1)).unwrap().is_stale());
@@ -1384,7 +1385,7 @@ fn sweep_stale_removes_every_stale_path() {
 
     let got = rx(&lab.rib, &out, n1);
     assert!(got.withdrew(P1) && got.withdrew(P2) && got.withdrew(P6));
-    assert_eq!(got.got(P3).next_hop, nh4("192.0.2.2"));
+    assert_eq!(got.got(P3).next_hop, nh4("198.19.2.2"));
     assert_eq!(lab.rib.prefix_count(e1), 0);
     assert!(lab
         .rib
@@ -1416,12 +1417,12 @@ fn graceful_peer_down_of_a_peer_without_the_graceful_restart_capability_flushes_
 #[test]
 fn peer_up_sends_the_table_through_the_groups_export_rules_then_end_of_rib_per_family() {
     let mut rib = rib(ASN, RID);
-    let e1 = up(&mut rib, ebgp("e1", "192.0.2.1", 65001), "192.0.2.1");
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
     let n1 = up(&mut rib, ibgp("n1", "10.0.0.2", false), "10.0.0.2");
     rib.originate(net(P1), local(plain));
     rib.update(
         e1,
-        &announce(&[P2], "192.0.2.1", &[65001], |a| a.med = Some(3)),
+        &announce(&[P2], "198.19.2.1", &[65001], |a| a.med = Some(3)),
     );
     rib.update(e1, &announce(&[P6], "2001:db8::1", &[65001], plain));
     rib.update(n1, &announce(&[P3], "10.0.0.2", &[], plain));
@@ -1434,7 +1435,7 @@ fn peer_up_sends_the_table_through_the_groups_export_rules_then_end_of_rib_per_f
     assert_eq!(got.routes.len(), 3);
     assert_eq!(got.got(P1).next_hop, nh4(IBGP_SELF));
     assert_eq!(got.got(P1).attrs.local_pref, Some(100));
-    assert_eq!(got.got(P2).next_hop, nh4("192.0.2.1"));
+    assert_eq!(got.got(P2).next_hop, nh4("198.19.2.1"));
     assert_eq!(got.got(P2).attrs.med, Some(3));
     assert_eq!(got.got(P6).next_hop, nh6("2001:db8::1"));
     assert!(got.silent_on(P3), "iBGP split horizon");
@@ -1452,8 +1453,8 @@ fn peer_up_sends_the_table_through_the_groups_export_rules_then_end_of_rib_per_f
     );
 
     // An eBGP peer gets the same table through its own rules.
-    let e2 = rib.add_peer(ebgp("e2", "192.0.2.2", 65002));
-    let dump = rib.peer_up(e2, session("192.0.2.2", EBGP_SELF));
+    let e2 = rib.add_peer(ebgp("e2", "198.19.2.2", 65002));
+    let dump = rib.peer_up(e2, session("198.19.2.2", EBGP_SELF));
     let got = rx(&rib, &dump, e2);
     assert_eq!(got.got(P2).attrs.as_path, Some(path(&[ASN, 65001])));
     assert_eq!(got.got(P2).attrs.med, None);
@@ -1464,8 +1465,8 @@ fn peer_up_sends_the_table_through_the_groups_export_rules_then_end_of_rib_per_f
 #[test]
 fn peer_up_of_an_ipv4_only_session_sends_no_ipv6_routes_and_one_end_of_rib() {
     let mut rib = rib(ASN, RID);
-    let e1 = up(&mut rib, ebgp("e1", "192.0.2.1", 65001), "192.0.2.1");
-    rib.update(e1, &announce(&[P1], "192.0.2.1", &[65001], plain));
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
+    rib.update(e1, &announce(&[P1], "198.19.2.1", &[65001], plain));
     rib.update(e1, &announce(&[P6], "2001:db8::1", &[65001], plain));
 
     let n1 = rib.add_peer(ibgp("n1", "10.0.0.2", false));
@@ -1524,26 +1525,26 @@ fn over_max_prefixes_is_none_at_the_limit_and_the_limit_above_it() {
         &mut rib,
         PeerConfig {
             max_prefixes: Some(3),
-            ..ebgp("e1", "192.0.2.1", 65001)
+            ..ebgp("e1", "198.19.2.1", 65001)
         },
-        "192.0.2.1",
+        "198.19.2.1",
     );
     let n1 = up(&mut rib, ibgp("n1", "10.0.0.2", false), "10.0.0.2");
 
-    rib.update(e1, &announce(&[P1, P2, P3], "192.0.2.1", &[65001], plain));
+    rib.update(e1, &announce(&[P1, P2, P3], "198.19.2.1", &[65001], plain));
     assert_eq!(rib.prefix_count(e1), 3);
     assert_eq!(rib.over_max_prefixes(e1), None);
 
     // Rejected paths do not count.
     rib.update(
         e1,
-        &announce(&["10.5.0.0/24"], "192.0.2.1", &[65001, ASN], plain),
+        &announce(&["10.5.0.0/24"], "198.19.2.1", &[65001, ASN], plain),
     );
     assert_eq!(rib.over_max_prefixes(e1), None);
 
     rib.update(
         e1,
-        &announce(&["10.4.0.0/24"], "192.0.2.1", &[65001], plain),
+        &announce(&["10.4.0.0/24"], "198.19.2.1", &[65001], plain),
     );
     assert_eq!(rib.prefix_count(e1), 4);
     assert_eq!(rib.over_max_prefixes(e1), Some(3));
@@ -1560,15 +1561,15 @@ fn over_max_prefixes_is_none_at_the_limit_and_the_limit_above_it() {
 #[test]
 fn a_thousand_prefixes_in_one_update_share_one_attribute_set_and_go_out_packed() {
     let mut rib = rib(ASN, RID);
-    let e1 = up(&mut rib, ebgp("e1", "192.0.2.1", 65001), "192.0.2.1");
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
     let n1 = up(&mut rib, ibgp("n1", "10.0.0.2", false), "10.0.0.2");
-    let e2 = up(&mut rib, ebgp("e2", "192.0.2.2", 65002), "192.0.2.2");
+    let e2 = up(&mut rib, ebgp("e2", "198.19.2.2", 65002), "198.19.2.2");
     let names: Vec<String> = (0..1000)
         .map(|i| format!("172.{}.{}.0/24", 16 + i / 256, i % 256))
         .collect();
     let prefixes: Vec<&str> = names.iter().map(String::as_str).collect();
 
-    let out = rib.update(e1, &announce(&prefixes, "192.0.2.1", &[65001], plain));
+    let out = rib.update(e1, &announce(&prefixes, "198.19.2.1", &[65001], plain));
 
     let first = rib.best(net(prefixes[0])).unwrap().attrs().clone();
     for p in &prefixes {
@@ -1618,8 +1619,8 @@ fn equal_attributes_from_two_peers_are_one_attribute_set() {
 #[test]
 fn an_ipv6_prefix_from_ebgp_goes_to_another_ebgp_peer_over_mp_reach_with_our_ipv6_next_hop() {
     let mut rib = rib(ASN, RID);
-    let e1 = up(&mut rib, ebgp("e1", "192.0.2.1", 65001), "192.0.2.1");
-    let e2 = up(&mut rib, ebgp("e2", "192.0.2.2", 65002), "192.0.2.2");
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
+    let e2 = up(&mut rib, ebgp("e2", "198.19.2.2", 65002), "198.19.2.2");
 
     let out = rib.update(e1, &announce(&[P6], "2001:db8::1", &[65001], plain));
 
@@ -1659,7 +1660,7 @@ fn an_ipv6_prefix_from_ebgp_goes_to_another_ebgp_peer_over_mp_reach_with_our_ipv
 #[test]
 fn an_ipv6_prefix_from_ebgp_goes_to_ibgp_peers_with_its_next_hop() {
     let mut rib = rib(ASN, RID);
-    let e1 = up(&mut rib, ebgp("e1", "192.0.2.1", 65001), "192.0.2.1");
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
     let n1 = up(&mut rib, ibgp("n1", "10.0.0.2", false), "10.0.0.2");
 
     let out = rib.update(e1, &announce(&[P6], "2001:db8::1", &[65001], plain));
@@ -1672,7 +1673,7 @@ fn an_ipv6_prefix_from_ebgp_goes_to_ibgp_peers_with_its_next_hop() {
 #[test]
 fn a_link_local_next_hop_is_not_passed_on_to_internal_peers() {
     let mut rib = rib(ASN, RID);
-    let e1 = up(&mut rib, ebgp("e1", "192.0.2.1", 65001), "192.0.2.1");
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
     let n1 = up(&mut rib, ibgp("n1", "10.0.0.2", false), "10.0.0.2");
     let mut u = announce(&[P6], "2001:db8::1", &[65001], plain);
     if let Some(mp) = &mut u.mp_reach {
@@ -1701,7 +1702,7 @@ fn originated_ipv4_and_ipv6_prefixes_with_equal_attributes_each_get_their_own_fa
     // The initial table exports both in one operation.
     for config in [
         ibgp("n1", "10.0.0.2", false),
-        ebgp("e1", "192.0.2.1", 65001),
+        ebgp("e1", "198.19.2.1", 65001),
     ] {
         let self_v4 = self_for(&config);
         let p = rib.add_peer(config);
@@ -1724,10 +1725,10 @@ fn originated_ipv4_and_ipv6_prefixes_with_equal_attributes_each_get_their_own_fa
 #[test]
 fn a_withdrawal_of_a_prefix_the_peer_never_sent_changes_nothing() {
     let mut rib = rib(ASN, RID);
-    let e1 = up(&mut rib, ebgp("e1", "192.0.2.1", 65001), "192.0.2.1");
-    let e2 = up(&mut rib, ebgp("e2", "192.0.2.2", 65002), "192.0.2.2");
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
+    let e2 = up(&mut rib, ebgp("e2", "198.19.2.2", 65002), "198.19.2.2");
     let _n1 = up(&mut rib, ibgp("n1", "10.0.0.2", false), "10.0.0.2");
-    rib.update(e1, &announce(&[P1], "192.0.2.1", &[65001], plain));
+    rib.update(e1, &announce(&[P1], "198.19.2.1", &[65001], plain));
     let before = rib.stats();
 
     assert!(rib.update(e2, &withdraw(&[P1])).is_empty());
@@ -1751,13 +1752,13 @@ fn a_prefix_both_withdrawn_and_announced_in_one_update_leaves_every_peer_consist
     let mut lab = Lab::new(rib(ASN, RID));
     let c1 = lab.add(ibgp("c1", "10.0.0.11", true), false);
     let _c2 = lab.add(ibgp("c2", "10.0.0.12", true), false);
-    let e1 = lab.add(ebgp("e1", "192.0.2.1", 65001), false);
+    let e1 = lab.add(ebgp("e1", "198.19.2.1", 65001), false);
     let _n1 = lab.add(ibgp("n1", "10.0.0.2", false), false);
     lab.update(
         c1,
         &announce(&[P1], "10.0.0.11", &[], |a| a.local_pref = Some(200)),
     );
-    lab.update(e1, &announce(&[P1], "192.0.2.1", &[65001], plain));
+    lab.update(e1, &announce(&[P1], "198.19.2.1", &[65001], plain));
     lab.check();
 
     // c1 sends P1 as withdrawn and announced in one UPDATE (RFC 4271 §4.3: treat it as announced).
@@ -1786,9 +1787,9 @@ fn lab_peers() -> Vec<(PeerConfig, bool)> {
         (ibgp("c1", "10.0.0.11", true), true),
         (ibgp("c2", "10.0.0.12", true), false),
         (ibgp("n1", "10.0.0.2", false), true),
-        (ebgp("e1", "192.0.2.1", 65001), true),
-        (ebgp("e2", "192.0.2.2", 65001), false),
-        (ebgp("e3", "192.0.2.3", 65002), true),
+        (ebgp("e1", "198.19.2.1", 65001), true),
+        (ebgp("e2", "198.19.2.2", 65001), false),
+        (ebgp("e3", "198.19.2.3", 65002), true),
         (
             PeerConfig {
                 next_hop_self: true,
@@ -1800,7 +1801,7 @@ fn lab_peers() -> Vec<(PeerConfig, bool)> {
             PeerConfig {
                 local_asn: 65100,
                 allow_local_as: 1,
-                ..ebgp("e4", "192.0.2.4", 65003)
+                ..ebgp("e4", "198.19.2.4", 65003)
             },
             false,
         ),
@@ -1952,8 +1953,9 @@ fn run_steps(steps: &[Step]) {
             Step::Down { peer, graceful } => {
                 let p = ids[peer];
                 if lab.views.contains_key(&p) {
+                    let had_paths = lab.rib.prefix_count(p) > 0;
                     let kept = lab.down(p, graceful);
-                    assert_eq!(kept, graceful && peers[peer].1);
+                    assert_eq!(kept, graceful && peers[peer].1 && had_paths);
                 }
             }
             Step::Up { peer } => {
@@ -2068,4 +2070,47 @@ fn without_multipath_only_the_best_path_goes_to_the_kernel() {
         &announce(&["203.0.113.0/24"], "198.18.1.2", &[65001], plain),
     );
     assert_eq!(r.multipath(net("203.0.113.0/24")).len(), 1);
+}
+
+#[test]
+fn only_families_listed_in_the_restart_capability_keep_stale_paths() {
+    let mut r = rib(64512, "198.51.100.1");
+    let a = r.add_peer(ebgp("a", "198.18.0.2", 65001));
+    let s = SessionInfo {
+        graceful_restart: true,
+        restart_families: vec![(Family::IPV6_UNICAST, true)],
+        ..session("198.18.0.2", EBGP_SELF)
+    };
+    r.peer_up(a, s);
+    r.update(
+        a,
+        &announce(&["203.0.113.0/24"], "198.18.0.2", &[65001], plain),
+    );
+    let (_, kept) = r.peer_down(a, true);
+    assert!(!kept, "IPv4 is not listed, so nothing is kept");
+    assert!(r.paths(net("203.0.113.0/24")).is_empty());
+}
+
+#[test]
+fn a_peer_back_without_the_forwarding_state_bit_loses_its_stale_paths_at_once() {
+    let mut r = rib(64512, "198.51.100.1");
+    let a = r.add_peer(ebgp("a", "198.18.0.2", 65001));
+    let gr = |forwarding| SessionInfo {
+        graceful_restart: true,
+        restart_families: vec![(Family::IPV4_UNICAST, forwarding)],
+        ..session("198.18.0.2", EBGP_SELF)
+    };
+    r.peer_up(a, gr(true));
+    r.update(
+        a,
+        &announce(&["203.0.113.0/24"], "198.18.0.2", &[65001], plain),
+    );
+    let (_, kept) = r.peer_down(a, true);
+    assert!(kept);
+    assert!(r.paths(net("203.0.113.0/24"))[0].is_stale());
+    r.peer_up(a, gr(false));
+    assert!(
+        r.paths(net("203.0.113.0/24")).is_empty(),
+        "F bit clear: no End-of-RIB wait"
+    );
 }

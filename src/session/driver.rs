@@ -486,6 +486,16 @@ impl PeerTask {
                         IpAddr::V4(_) => self.next_hop_v6,
                     },
                     graceful_restart: negotiated.remote_graceful_restart.is_some(),
+                    restart_families: negotiated
+                        .remote_graceful_restart
+                        .as_ref()
+                        .map(|gr| {
+                            gr.families
+                                .iter()
+                                .map(|f| (f.family, f.forwarding_preserved))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
                 };
                 for (family, missing) in [
                     (wire::Family::IPV4_UNICAST, info.self_v4.is_none()),

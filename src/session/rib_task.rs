@@ -227,16 +227,14 @@ impl RibTask {
                     *m = Some(info.families.iter().copied().collect());
                 }
                 self.members.insert(peer, Member { out, control, ctx });
-                if !info.graceful_restart && self.stale_deadline.remove(&peer).is_some() {
-                    // RFC 4724 §4.2: back without the capability, its stale paths go now.
-                    let outputs = self.rib.sweep_stale(peer);
-                    self.deliver(outputs);
-                }
                 if self.stale_deadline.contains_key(&peer) {
                     self.stale_deadline
                         .insert(peer, Instant::now() + STALE_PATH_TIME);
                 }
                 let outputs = self.rib.peer_up(peer, info);
+                if self.stale_deadline.contains_key(&peer) && self.rib.stale_count(peer) == 0 {
+                    self.stale_deadline.remove(&peer);
+                }
                 let n = outputs
                     .iter()
                     .filter(|o| o.update.as_end_of_rib().is_none())
