@@ -180,6 +180,12 @@ pub trait Fib {
         table: u32,
     ) -> impl std::future::Future<Output = Result<Vec<KernelRoute>, Error>> + Send;
 
+    /// Every interface address, `(interface, address/prefix length)`, for `cross-subnet` and for
+    /// recognising our own addresses as next hops.
+    fn addresses(
+        &mut self,
+    ) -> impl std::future::Future<Output = Result<Vec<(String, IpNet)>, Error>> + Send;
+
     /// Applies `ops` in order, as fast as the kernel takes them. A failed operation does not
     /// stop the others; a delete of a route that is already gone (ESRCH) and a replace that
     /// raced with an equal route (EEXIST) count as done.
@@ -193,9 +199,15 @@ pub struct MemoryFib {
     pub routes: HashMap<(u32, IpNet), KernelRoute>,
     /// Every operation applied, in order.
     pub log: Vec<Op>,
+    /// What [`Fib::addresses`] returns.
+    pub addresses: Vec<(String, IpNet)>,
 }
 
 impl Fib for MemoryFib {
+    async fn addresses(&mut self) -> Result<Vec<(String, IpNet)>, Error> {
+        Ok(self.addresses.clone())
+    }
+
     async fn dump(&mut self, table: u32) -> Result<Vec<KernelRoute>, Error> {
         Ok(self
             .routes

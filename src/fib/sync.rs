@@ -115,6 +115,11 @@ impl Sync {
         self.installed.len()
     }
 
+    /// Our table.
+    pub fn table(&self) -> u32 {
+        self.settings.table
+    }
+
     /// True once [`Sync::settle`] ran.
     pub fn is_settled(&self) -> bool {
         self.settled
@@ -240,6 +245,31 @@ impl Sync {
             ops.extend(self.converge(p, route, false));
         }
         ops
+    }
+
+    /// Someone else removed one of our routes from the kernel (a device went down, an operator
+    /// ran `ip route del`): installs it again if it is still wanted.
+    pub fn kernel_removed(&mut self, route: &KernelRoute) -> Vec<Op> {
+        if route.table != self.settings.table || route.protocol != self.settings.protocol {
+            return Vec::new();
+        }
+        let prefix = route.prefix;
+        if !self
+            .installed
+            .get(&prefix)
+            .is_some_and(|r| r == route || r.same_as_installed(route))
+        {
+            return Vec::new();
+        }
+        self.installed.remove(&prefix);
+        self.adopted.remove(&prefix);
+        match self.wanted.get(&prefix).cloned() {
+            Some(want) => {
+                let r = self.route_for(prefix, &want);
+                self.converge(prefix, r, false)
+            }
+            None => Vec::new(),
+        }
     }
 
     /// Records what applying returned: a failed replace is forgotten (so that the next change

@@ -11,8 +11,11 @@ use std::time::Duration;
 use ipnet::IpNet;
 use tokio::sync::mpsc;
 
-use super::sync::{Settings, Sync, Want};
-use super::{Fib, Op};
+use std::collections::HashMap;
+
+use super::netlink::KernelEvent;
+use super::sync::{learns, LearnRule, Settings, Sync, Want};
+use super::{Fib, KernelRoute, Op};
 
 /// What the FIB task receives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,42 +31,148 @@ pub enum FibInput {
 /// Most inputs merged into one batch.
 const MAX_BATCH_INPUTS: usize = 1024;
 
+/// A route learned from the kernel (Calico's `learn`), to be exported to BGP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Learned {
+    /// A matching route appeared.
+    Add(IpNet),
+    /// The last matching route for the prefix went away.
+    Remove(IpNet),
+}
+
+/// The kernel's side of the task: notifications, learn rules and where learned routes go.
+#[derive(Debug, Default)]
+pub struct KernelIo {
+    /// Route, link and address notifications ([`super::netlink::monitor`]); `None` in tests.
+    pub events: Option<mpsc::Receiver<KernelEvent>>,
+    /// Which routes of other protocols to learn.
+    pub learn: Vec<LearnRule>,
+    /// Where learned routes go (the RIB).
+    pub learned: Option<mpsc::UnboundedSender<Learned>>,
+}
+
+/// What the task knows about the kernel besides the sync state.
+struct Watch {
+    protocol: u8,
+    rules: Vec<LearnRule>,
+    learned_tx: Option<mpsc::UnboundedSender<Learned>>,
+    /// Learned prefixes with the number of matching routes (one per table or metric).
+    learned: HashMap<IpNet, usize>,
+    addresses: Vec<(String, IpNet)>,
+}
+
+impl Watch {
+    fn route_added(&mut self, r: &KernelRoute) {
+        if !learns(&self.rules, r, self.protocol) {
+            return;
+        }
+        let n = self.learned.entry(r.prefix).or_insert(0);
+        *n += 1;
+        if *n == 1 {
+            tracing::debug!("kernel: learned {}", r.prefix);
+            if let Some(tx) = &self.learned_tx {
+                let _ = tx.send(Learned::Add(r.prefix));
+            }
+        }
+    }
+
+    fn route_removed(&mut self, r: &KernelRoute) {
+        if !learns(&self.rules, r, self.protocol) {
+            return;
+        }
+        if let Some(n) = self.learned.get_mut(&r.prefix) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.learned.remove(&r.prefix);
+                tracing::debug!("kernel: unlearned {}", r.prefix);
+                if let Some(tx) = &self.learned_tx {
+                    let _ = tx.send(Learned::Remove(r.prefix));
+                }
+            }
+        }
+    }
+
+    /// Replaces the learned set with what `routes` gives (after a start or a lost event).
+    fn relearn(&mut self, routes: &[KernelRoute]) {
+        let old = std::mem::take(&mut self.learned);
+        for r in routes {
+            if learns(&self.rules, r, self.protocol) {
+                *self.learned.entry(r.prefix).or_insert(0) += 1;
+            }
+        }
+        if let Some(tx) = &self.learned_tx {
+            for p in old.keys().filter(|p| !self.learned.contains_key(*p)) {
+                let _ = tx.send(Learned::Remove(*p));
+            }
+            for p in self.learned.keys().filter(|p| !old.contains_key(*p)) {
+                let _ = tx.send(Learned::Add(*p));
+            }
+        }
+    }
+
+    fn local_prefixes(&self) -> Vec<IpNet> {
+        self.addresses.iter().map(|(_, p)| *p).collect()
+    }
+}
+
 /// Runs the FIB task until the input queue closes.
 pub async fn run<F: Fib>(
     mut fib: F,
     settings: Settings,
     restart_wait: Duration,
     mut rx: mpsc::UnboundedReceiver<FibInput>,
+    kernel: KernelIo,
 ) {
-    let existing = match fib.dump(settings.table).await {
+    let table = settings.table;
+    let protocol = settings.protocol;
+    let existing = match fib.dump(table).await {
         Ok(routes) => routes,
         Err(e) => {
-            tracing::error!(
-                "kernel: cannot read table {}: {e}; adopting nothing",
-                settings.table
-            );
+            tracing::error!("kernel: cannot read table {table}: {e}; adopting nothing");
             Vec::new()
         }
     };
-    let (table, protocol) = (settings.table, settings.protocol);
+    let mut watch = Watch {
+        protocol,
+        rules: kernel.learn,
+        learned_tx: kernel.learned,
+        learned: HashMap::new(),
+        addresses: fib.addresses().await.unwrap_or_else(|e| {
+            tracing::error!("kernel: cannot read interface addresses: {e}");
+            Vec::new()
+        }),
+    };
+    watch.relearn(&existing);
+    let mut events = kernel.events;
     let mut sync = Sync::new(settings, existing);
+    let mut ops = sync.set_local_addresses(watch.local_prefixes());
     tracing::info!(
         "kernel: adopted {} routes of protocol {protocol} in table {table}; unwanted ones are \
-         deleted after every peer's End-of-RIB or {} s",
+         deleted after every peer's End-of-RIB or {} s; {} routes learned",
         sync.adopted(),
-        restart_wait.as_secs()
+        restart_wait.as_secs(),
+        watch.learned.len()
     );
     let deadline = tokio::time::sleep(restart_wait);
     tokio::pin!(deadline);
     loop {
+        if !ops.is_empty() {
+            apply(&mut fib, &mut sync, std::mem::take(&mut ops)).await;
+        }
         let first = tokio::select! {
             input = rx.recv() => match input {
                 Some(i) => i,
                 None => return,
             },
             _ = &mut deadline, if !sync.is_settled() => FibInput::Settle,
+            event = next_event(&mut events) => {
+                match event {
+                    Some(e) => ops.extend(on_event(&mut fib, &mut sync, &mut watch, e).await),
+                    None => events = None,
+                }
+                continue;
+            }
         };
-        let mut ops = Vec::new();
         let mut inputs = vec![first];
         while inputs.len() < MAX_BATCH_INPUTS {
             match rx.try_recv() {
@@ -93,36 +202,95 @@ pub async fn run<F: Fib>(
                 }
             }
         }
-        if ops.is_empty() {
-            continue;
+    }
+}
+
+/// The next kernel event, or never when there is no event stream.
+async fn next_event(events: &mut Option<mpsc::Receiver<KernelEvent>>) -> Option<KernelEvent> {
+    match events {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn on_event<F: Fib>(
+    fib: &mut F,
+    sync: &mut Sync,
+    watch: &mut Watch,
+    event: KernelEvent,
+) -> Vec<Op> {
+    match event {
+        KernelEvent::RouteAdded(r) => {
+            watch.route_added(&r);
+            Vec::new()
         }
-        let n = ops.len();
-        if tracing::enabled!(tracing::Level::DEBUG) {
-            for op in &ops {
-                match op {
-                    Op::Replace(r) => {
-                        tracing::debug!("kernel: replace {} {:?}", r.prefix, r.action)
-                    }
-                    Op::Delete(r) => tracing::debug!("kernel: delete {}", r.prefix),
-                }
+        KernelEvent::RouteRemoved(r) => {
+            watch.route_removed(&r);
+            let ops = sync.kernel_removed(&r);
+            if !ops.is_empty() {
+                tracing::info!(
+                    "kernel: our route to {} was removed; installing it again",
+                    r.prefix
+                );
+            }
+            ops
+        }
+        KernelEvent::AddressAdded { name, prefix } => {
+            watch.addresses.push((name, prefix));
+            sync.set_local_addresses(watch.local_prefixes())
+        }
+        KernelEvent::AddressRemoved { name, prefix } => {
+            watch
+                .addresses
+                .retain(|(n, p)| !(*n == name && *p == prefix));
+            sync.set_local_addresses(watch.local_prefixes())
+        }
+        KernelEvent::LinkUp { name, .. } => {
+            tracing::debug!("kernel: link {name} up");
+            Vec::new()
+        }
+        KernelEvent::LinkDown { name, .. } => {
+            tracing::debug!("kernel: link {name} down");
+            Vec::new()
+        }
+        KernelEvent::Overrun => {
+            tracing::warn!("kernel: notifications were lost; reading the table again");
+            if let Ok(routes) = fib.dump(sync.table()).await {
+                watch.relearn(&routes);
+            }
+            if let Ok(a) = fib.addresses().await {
+                watch.addresses = a;
+            }
+            sync.set_local_addresses(watch.local_prefixes())
+        }
+    }
+}
+
+async fn apply<F: Fib>(fib: &mut F, sync: &mut Sync, ops: Vec<Op>) {
+    let n = ops.len();
+    if tracing::enabled!(tracing::Level::DEBUG) {
+        for op in &ops {
+            match op {
+                Op::Replace(r) => tracing::debug!("kernel: replace {} {:?}", r.prefix, r.action),
+                Op::Delete(r) => tracing::debug!("kernel: delete {}", r.prefix),
             }
         }
-        let result = fib.apply(ops).await;
-        for (op, e) in result.failed.iter().take(10) {
-            tracing::warn!("kernel: {op:?} failed: {e}");
-        }
-        if result.failed.len() > 10 {
-            tracing::warn!(
-                "kernel: {} more operations failed",
-                result.failed.len() - 10
-            );
-        }
-        tracing::debug!(
-            "kernel: applied {n} operations, {} failed",
-            result.failed.len()
-        );
-        sync.applied(&result);
     }
+    let result = fib.apply(ops).await;
+    for (op, e) in result.failed.iter().take(10) {
+        tracing::warn!("kernel: {op:?} failed: {e}");
+    }
+    if result.failed.len() > 10 {
+        tracing::warn!(
+            "kernel: {} more operations failed",
+            result.failed.len() - 10
+        );
+    }
+    tracing::debug!(
+        "kernel: applied {n} operations, {} failed",
+        result.failed.len()
+    );
+    sync.applied(&result);
 }
 
 #[cfg(test)]
@@ -140,6 +308,9 @@ mod tests {
     struct Shared(Arc<Mutex<MemoryFib>>);
 
     impl Fib for Shared {
+        async fn addresses(&mut self) -> Result<Vec<(String, IpNet)>, Error> {
+            Ok(self.0.lock().unwrap().addresses.clone())
+        }
         async fn dump(&mut self, table: u32) -> Result<Vec<KernelRoute>, Error> {
             let mut m = self.0.lock().unwrap().clone();
             m.dump(table).await
@@ -206,7 +377,13 @@ mod tests {
                 .insert((254, r.prefix), r.clone());
         }
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(fib.clone(), settings(), Duration::from_secs(3600), rx));
+        tokio::spawn(run(
+            fib.clone(),
+            settings(),
+            Duration::from_secs(3600),
+            rx,
+            KernelIo::default(),
+        ));
         let want = |gw: &str| Want {
             next_hops: vec![gw.parse().unwrap()],
             blackhole: false,
@@ -249,7 +426,13 @@ mod tests {
             .routes
             .insert((254, old.prefix), old.clone());
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(run(fib.clone(), settings(), Duration::from_secs(240), rx));
+        tokio::spawn(run(
+            fib.clone(),
+            settings(),
+            Duration::from_secs(240),
+            rx,
+            KernelIo::default(),
+        ));
         tokio::time::sleep(Duration::from_secs(239)).await;
         assert_eq!(
             fib.0.lock().unwrap().routes.len(),

@@ -40,7 +40,7 @@ pub mod outbox;
 mod tests;
 
 use std::collections::{HashMap, HashSet};
-use std::hash::Hash;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
@@ -64,6 +64,12 @@ pub type GroupId = u32;
 
 /// The pseudo-peer that owns originated routes.
 pub const LOCAL: PeerId = 0;
+
+/// Path id of a [`LOCAL`] route from `[[originate]]`.
+pub const ORIGINATED: u32 = 0;
+
+/// Path id of a [`LOCAL`] route learned from the kernel (`[[kernel.learn]]`).
+pub const LEARNED: u32 = 1;
 
 /// Settings of the whole RIB.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,7 +210,50 @@ struct Group {
 /// Per-operation cache of exported attributes: (source attrs, source peer, group, family) →
 /// result. The
 /// source `Attrs` is held so that its address cannot be reused while the entry exists.
-type ExportCache = HashMap<(usize, PeerId, GroupId, Family), (Attrs, Option<Attrs>)>;
+type ExportCache = HashMap<(usize, PeerId, GroupId, Family), (Attrs, Option<Attrs>), IdHash>;
+
+/// Hasher for maps keyed by internal identifiers only (addresses of interned attributes, peer
+/// and group ids, outbox targets): one multiply per word instead of SipHash. Peers cannot choose
+/// these keys, so SipHash's resistance to collision flooding is not needed; the tables keyed by
+/// prefixes, which peers choose, keep the default hasher.
+#[derive(Debug, Default, Clone, Copy)]
+struct IdHasher(u64);
+
+impl IdHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0xf135_7aea_2e62_a9c5);
+    }
+}
+
+impl Hasher for IdHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.add(u64::from(*b));
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+    fn write_u16(&mut self, n: u16) {
+        self.add(u64::from(n));
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.add(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.add(n);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+    fn finish(&self) -> u64 {
+        // The multiply mixes into the high bits; hashbrown takes the bucket from the low ones.
+        self.0.rotate_left(26)
+    }
+}
+
+/// [`IdHasher`] for `HashMap`.
+type IdHash = BuildHasherDefault<IdHasher>;
 
 /// What the table operations need besides the table itself.
 struct Cx<'a> {
@@ -548,7 +597,7 @@ impl Rib {
             groups: Vec::new(),
             group_index: HashMap::new(),
             attrs: AttrTable::default(),
-            cache: ExportCache::new(),
+            cache: ExportCache::default(),
             v4: HashMap::new(),
             v6: HashMap::new(),
             changed: None,
@@ -998,19 +1047,36 @@ impl Rib {
     /// Originates `prefix` with `attrs` (`next_hop: None` means "ourselves"), replacing an
     /// earlier origination of it.
     pub fn originate(&mut self, prefix: IpNet, attrs: RouteAttrs) -> Vec<Output> {
-        let a = self.attrs.intern(attrs);
-        with_cx!(self, |cx, v4, v6, adj| {
-            if let Some(adj) = adj.get_mut(LOCAL as usize) {
-                apply(&mut cx, v4, v6, adj, LOCAL, prefix, Op::Set(0, a));
-            }
-        })
+        self.originate_path(prefix, ORIGINATED, attrs)
     }
 
     /// Stops originating `prefix`.
     pub fn withdraw_originated(&mut self, prefix: IpNet) -> Vec<Output> {
+        self.withdraw_originated_path(prefix, ORIGINATED)
+    }
+
+    /// Originates `prefix` as the local path `path_id` ([`ORIGINATED`] for the configuration,
+    /// [`LEARNED`] for routes learned from the kernel): both may exist for one prefix, and the
+    /// decision process picks one.
+    pub fn originate_path(
+        &mut self,
+        prefix: IpNet,
+        path_id: u32,
+        attrs: RouteAttrs,
+    ) -> Vec<Output> {
+        let a = self.attrs.intern(attrs);
         with_cx!(self, |cx, v4, v6, adj| {
             if let Some(adj) = adj.get_mut(LOCAL as usize) {
-                apply(&mut cx, v4, v6, adj, LOCAL, prefix, Op::Remove(0));
+                apply(&mut cx, v4, v6, adj, LOCAL, prefix, Op::Set(path_id, a));
+            }
+        })
+    }
+
+    /// Withdraws the local path `path_id` of `prefix`.
+    pub fn withdraw_originated_path(&mut self, prefix: IpNet, path_id: u32) -> Vec<Output> {
+        with_cx!(self, |cx, v4, v6, adj| {
+            if let Some(adj) = adj.get_mut(LOCAL as usize) {
+                apply(&mut cx, v4, v6, adj, LOCAL, prefix, Op::Remove(path_id));
             }
         })
     }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use ipnet::IpNet;
 
 use super::attrs::Attrs;
-use super::{GroupId, PeerId};
+use super::{GroupId, IdHash, PeerId};
 use crate::wire::{Family, MpReach, MpUnreach, NextHop, Nlri, Update};
 
 /// Most IPv4 prefixes put in one UPDATE (at most 5 octets each, so about 3000 octets).
@@ -43,8 +43,33 @@ pub struct Output {
 struct Ops {
     withdraw: Vec<IpNet>,
     announce: Vec<(Attrs, Vec<IpNet>)>,
-    by_attrs: HashMap<usize, usize>,
+    by_attrs: HashMap<usize, usize, IdHash>,
+    /// The entry of `announce` used last, by attributes address: most announcements in a row
+    /// share attributes (the prefixes of one UPDATE), and this saves the hash lookup for them.
+    last_attrs: Option<(usize, usize)>,
     end_of_rib: Vec<Family>,
+}
+
+impl Ops {
+    fn announce(&mut self, prefix: IpNet, attrs: &Attrs) {
+        // `announce` holds a clone of every `Attrs` keyed here, so no address is reused while
+        // the outbox lives.
+        let key = Arc::as_ptr(attrs) as usize;
+        let found = match self.last_attrs {
+            Some((k, i)) if k == key => Some(i),
+            _ => self.by_attrs.get(&key).copied(),
+        };
+        let i = found.unwrap_or_else(|| {
+            let i = self.announce.len();
+            self.by_attrs.insert(key, i);
+            self.announce.push((attrs.clone(), Vec::new()));
+            i
+        });
+        self.last_attrs = Some((key, i));
+        if let Some((_, list)) = self.announce.get_mut(i) {
+            list.push(prefix);
+        }
+    }
 }
 
 /// Collects announcements and withdrawals per target during one RIB operation.
@@ -54,8 +79,12 @@ struct Ops {
 /// in which [`Outbox::finish`] emits withdrawals and announcements does not matter.
 #[derive(Debug, Default)]
 pub struct Outbox {
-    ops: HashMap<Target, Ops>,
-    order: Vec<Target>,
+    /// The work per target, in the order targets were first used.
+    ops: Vec<(Target, Ops)>,
+    /// Index of each target's entry in `ops`.
+    index: HashMap<Target, usize, IdHash>,
+    /// The target used last and its index: calls in a row mostly go to one target.
+    last: Option<(Target, usize)>,
 }
 
 impl Outbox {
@@ -64,39 +93,42 @@ impl Outbox {
         Outbox::default()
     }
 
-    fn ops(&mut self, target: Target) -> &mut Ops {
-        let order = &mut self.order;
-        self.ops.entry(target).or_insert_with(|| {
-            order.push(target);
-            Ops::default()
-        })
+    /// Runs `f` on the work queued for `target`, creating it when new.
+    fn with_ops(&mut self, target: Target, f: impl FnOnce(&mut Ops)) {
+        let i = match self.last {
+            Some((t, i)) if t == target => i,
+            _ => {
+                let i = match self.index.get(&target) {
+                    Some(&i) => i,
+                    None => {
+                        let i = self.ops.len();
+                        self.index.insert(target, i);
+                        self.ops.push((target, Ops::default()));
+                        i
+                    }
+                };
+                self.last = Some((target, i));
+                i
+            }
+        };
+        if let Some((_, ops)) = self.ops.get_mut(i) {
+            f(ops);
+        }
     }
 
     /// Announces `prefix` with `attrs` to `target`.
     pub fn announce(&mut self, target: Target, prefix: IpNet, attrs: &Attrs) {
-        let ops = self.ops(target);
-        let key = Arc::as_ptr(attrs) as usize;
-        match ops.by_attrs.get(&key) {
-            Some(&i) => {
-                if let Some((_, list)) = ops.announce.get_mut(i) {
-                    list.push(prefix);
-                }
-            }
-            None => {
-                ops.by_attrs.insert(key, ops.announce.len());
-                ops.announce.push((attrs.clone(), vec![prefix]));
-            }
-        }
+        self.with_ops(target, |ops| ops.announce(prefix, attrs));
     }
 
     /// Withdraws `prefix` from `target`.
     pub fn withdraw(&mut self, target: Target, prefix: IpNet) {
-        self.ops(target).withdraw.push(prefix);
+        self.with_ops(target, |ops| ops.withdraw.push(prefix));
     }
 
     /// Sends End-of-RIB for `family` to `target` after everything else queued for it (RFC 4724 §2).
     pub fn end_of_rib(&mut self, target: Target, family: Family) {
-        self.ops(target).end_of_rib.push(family);
+        self.with_ops(target, |ops| ops.end_of_rib.push(family));
     }
 
     /// True when nothing is queued.
@@ -108,10 +140,9 @@ impl Outbox {
     /// withdrawals first, then announcements grouped by attributes, then End-of-RIB markers.
     pub fn finish(&mut self) -> Vec<Output> {
         let mut out = Vec::new();
-        for target in std::mem::take(&mut self.order) {
-            let Some(ops) = self.ops.remove(&target) else {
-                continue;
-            };
+        self.index.clear();
+        self.last = None;
+        for (target, ops) in std::mem::take(&mut self.ops) {
             push_withdrawals(&mut out, target, ops.withdraw);
             for (attrs, prefixes) in ops.announce {
                 push_announcements(&mut out, target, &attrs, prefixes);
@@ -123,41 +154,76 @@ impl Outbox {
                 });
             }
         }
-        self.ops.clear();
         out
     }
 }
 
-fn split(prefixes: Vec<IpNet>) -> (Vec<Nlri>, Vec<Nlri>) {
-    let mut v4 = Vec::new();
-    let mut v6 = Vec::new();
+/// NLRI lists of at most `max` prefixes, filled in order, each allocated at its final size.
+struct Lists {
+    lists: Vec<Vec<Nlri>>,
+    /// Prefixes still to come.
+    left: usize,
+    max: usize,
+}
+
+impl Lists {
+    fn new(total: usize, max: usize) -> Lists {
+        Lists {
+            lists: Vec::with_capacity(total.div_ceil(max)),
+            left: total,
+            max,
+        }
+    }
+
+    fn push(&mut self, nlri: Nlri) {
+        match self.lists.last_mut() {
+            Some(list) if list.len() < self.max => list.push(nlri),
+            _ => {
+                let mut list = Vec::with_capacity(self.left.clamp(1, self.max));
+                list.push(nlri);
+                self.lists.push(list);
+            }
+        }
+        self.left = self.left.saturating_sub(1);
+    }
+}
+
+/// The IPv4 and the IPv6 prefixes, each in lists of at most [`IPV4_PER_UPDATE`] and
+/// [`IPV6_PER_UPDATE`] prefixes, in the order given.
+fn split(prefixes: Vec<IpNet>) -> (Vec<Vec<Nlri>>, Vec<Vec<Nlri>>) {
+    let n4 = prefixes
+        .iter()
+        .filter(|p| matches!(p, IpNet::V4(_)))
+        .count();
+    let mut v4 = Lists::new(n4, IPV4_PER_UPDATE);
+    let mut v6 = Lists::new(prefixes.len() - n4, IPV6_PER_UPDATE);
     for p in prefixes {
         match p {
             IpNet::V4(_) => v4.push(Nlri::new(p)),
             IpNet::V6(_) => v6.push(Nlri::new(p)),
         }
     }
-    (v4, v6)
+    (v4.lists, v6.lists)
 }
 
 fn push_withdrawals(out: &mut Vec<Output>, target: Target, prefixes: Vec<IpNet>) {
     let (v4, v6) = split(prefixes);
-    for chunk in v4.chunks(IPV4_PER_UPDATE) {
+    for nlri in v4 {
         out.push(Output {
             target,
             update: Update {
-                withdrawn: chunk.to_vec(),
+                withdrawn: nlri,
                 ..Update::default()
             },
         });
     }
-    for chunk in v6.chunks(IPV6_PER_UPDATE) {
+    for nlri in v6 {
         out.push(Output {
             target,
             update: Update {
                 mp_unreach: Some(MpUnreach {
                     family: Family::IPV6_UNICAST,
-                    nlri: chunk.to_vec(),
+                    nlri,
                 }),
                 ..Update::default()
             },
@@ -166,21 +232,21 @@ fn push_withdrawals(out: &mut Vec<Output>, target: Target, prefixes: Vec<IpNet>)
 }
 
 fn push_announcements(out: &mut Vec<Output>, target: Target, attrs: &Attrs, prefixes: Vec<IpNet>) {
-    let (v4, v6) = split(prefixes);
     let Some(next_hop) = attrs.next_hop else {
         return;
     };
+    let (v4, v6) = split(prefixes);
     if !v4.is_empty() {
         let mut pa = attrs.attrs.clone();
         match next_hop {
             NextHop::V4(a) => {
                 pa.next_hop = Some(a);
-                for chunk in v4.chunks(IPV4_PER_UPDATE) {
+                for nlri in v4 {
                     out.push(Output {
                         target,
                         update: Update {
                             attrs: pa.clone(),
-                            nlri: chunk.to_vec(),
+                            nlri,
                             ..Update::default()
                         },
                     });
@@ -191,7 +257,7 @@ fn push_announcements(out: &mut Vec<Output>, target: Target, attrs: &Attrs, pref
             }
         }
     }
-    for chunk in v6.chunks(IPV6_PER_UPDATE) {
+    for nlri in v6 {
         out.push(Output {
             target,
             update: Update {
@@ -199,7 +265,7 @@ fn push_announcements(out: &mut Vec<Output>, target: Target, attrs: &Attrs, pref
                 mp_reach: Some(MpReach {
                     family: Family::IPV6_UNICAST,
                     next_hop,
-                    nlri: chunk.to_vec(),
+                    nlri,
                 }),
                 ..Update::default()
             },

@@ -128,8 +128,21 @@ pub async fn run(config: Config) -> Result<(), Error> {
         config.peers.len()
     );
 
-    let fib = start_kernel(&config).await?;
+    let (fib, learned) = match start_kernel(&config).await? {
+        Some((fib, learned)) => (Some(fib), Some(learned)),
+        None => (None, None),
+    };
     let (peers, rib) = spawn_tasks(&config, fib);
+    if let Some(mut learned) = learned {
+        let rib = rib.clone();
+        tokio::spawn(async move {
+            while let Some(l) = learned.recv().await {
+                if rib.send(rib_task::RibInput::Learned(l)).is_err() {
+                    return;
+                }
+            }
+        });
+    }
     let peers_for_shutdown = peers.clone();
     tokio::spawn(listener::accept_loop(listener, peers));
 
@@ -265,18 +278,27 @@ fn originated(config: &Config) -> Vec<(ipnet::IpNet, RouteAttrs)> {
         .collect()
 }
 
+/// The FIB task's input queue and the queue of routes it learns from the kernel.
+type KernelQueues = (
+    mpsc::UnboundedSender<crate::fib::task::FibInput>,
+    mpsc::UnboundedReceiver<crate::fib::task::Learned>,
+);
+
 /// Starts the FIB task when `[kernel] enabled` (the default): wren's best routes go into the
-/// kernel through netlink.
-async fn start_kernel(
-    config: &Config,
-) -> Result<Option<mpsc::UnboundedSender<crate::fib::task::FibInput>>, Error> {
+/// kernel through netlink, and routes matching `[[kernel.learn]]` come back as learned routes.
+async fn start_kernel(config: &Config) -> Result<Option<KernelQueues>, Error> {
     let k = &config.kernel;
     if !k.enabled {
         tracing::info!("kernel: disabled ([kernel] enabled = false); routes stay in the RIB");
         return Ok(None);
     }
-    let fib = crate::fib::MemoryFib::default(); // NETLINK-PENDING
-    let _ = Error::Kernel;
+    // Subscribe before reading the table, so that no change between the two is missed.
+    let events = crate::fib::netlink::monitor()
+        .await
+        .map_err(Error::Kernel)?;
+    let fib = crate::fib::netlink::NetlinkFib::new()
+        .await
+        .map_err(Error::Kernel)?;
     let settings = crate::fib::sync::Settings {
         table: k.table,
         protocol: k.protocol,
@@ -284,6 +306,12 @@ async fn start_kernel(
         tunnels: k.tunnels.clone(),
     };
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(crate::fib::task::run(fib, settings, k.restart_wait, rx));
-    Ok(Some(tx))
+    let (learned_tx, learned_rx) = mpsc::unbounded_channel();
+    let io = crate::fib::task::KernelIo {
+        events: Some(events),
+        learn: k.learn.clone(),
+        learned: Some(learned_tx),
+    };
+    tokio::spawn(crate::fib::task::run(fib, settings, k.restart_wait, rx, io));
+    Ok(Some((tx, learned_rx)))
 }

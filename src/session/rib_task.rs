@@ -22,7 +22,7 @@ use tokio::time::Instant;
 
 use super::driver::Input;
 use crate::fib::sync::Want;
-use crate::fib::task::FibInput;
+use crate::fib::task::{FibInput, Learned};
 use crate::rib::{Output, PeerId, Rib, RouteAttrs, SessionInfo, Target, LOCAL};
 use crate::wire::{self, code, Ctx, EncodeError, Family, Message, Notification, Update};
 
@@ -65,6 +65,8 @@ pub enum RibInput {
     /// The configuration was reloaded (SIGHUP): originate exactly these routes from now on, and
     /// blackhole these prefixes in the kernel while an originated route is their best.
     SetOriginated(Vec<(ipnet::IpNet, RouteAttrs)>, HashSet<ipnet::IpNet>),
+    /// A route learned from the kernel appeared or went away (`[[kernel.learn]]`).
+    Learned(Learned),
     /// The peer asked for our routes again (ROUTE-REFRESH, RFC 2918).
     RouteRefresh {
         /// The peer.
@@ -331,6 +333,25 @@ impl RibTask {
                     wanted.len()
                 );
                 self.originated = wanted;
+                self.deliver(outputs);
+            }
+            RibInput::Learned(l) => {
+                let outputs = match l {
+                    Learned::Add(prefix) => {
+                        let attrs = RouteAttrs {
+                            attrs: crate::wire::PathAttributes {
+                                // BIRD exports kernel-learned routes with ORIGIN INCOMPLETE.
+                                origin: Some(crate::wire::Origin::Incomplete),
+                                ..Default::default()
+                            },
+                            next_hop: None,
+                        };
+                        self.rib.originate_path(prefix, crate::rib::LEARNED, attrs)
+                    }
+                    Learned::Remove(prefix) => self
+                        .rib
+                        .withdraw_originated_path(prefix, crate::rib::LEARNED),
+                };
                 self.deliver(outputs);
             }
             RibInput::RouteRefresh { peer, family } => {
