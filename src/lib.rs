@@ -12,12 +12,12 @@
 //! |-------------|---------|-----------------------------------------------------------------------|
 //! | [`wire`]    | core    | the BGP-4 codec: messages, attributes, RFC 7606 error actions          |
 //! | [`fsm`]     | core    | the RFC 4271 §8 session state machine (sans-IO), collisions (§6.8)     |
-//! | `rib`       | core    | Adj-RIB-In, Loc-RIB, Adj-RIB-Out, best path, reflection    (planned)  |
+//! | [`rib`]     | core    | Adj-RIB-In, Loc-RIB, update groups, best path, reflection, GR stale    |
 //! | `policy`    | core    | Calico's export and kernel filters as typed rules          (planned)  |
 //! | [`config`]  | adapter | the static TOML file: format, defaults, validation; only `load` reads  |
 //! | [`sockopt`] | adapter | TCP-MD5 and GTSM socket options: the one module allowed `unsafe`     |
-//! | [`session`] | adapter | tokio TCP sessions driving `fsm`; the listener; `wren run`             |
-//! | `fib`       | adapter | kernel route sync over netlink, behind a trait             (planned)  |
+//! | [`session`] | adapter | tokio TCP sessions driving `fsm`; the listener; the RIB task; `run`    |
+//! | [`fib`]     | adapter | kernel routes over netlink behind the `Fib` trait; pure sync + reconcile |
 //! | `datastore` | adapter | etcd v3 (Calico) and static TOML sources, behind a trait   (planned)  |
 //! | `control`   | adapter | BIRD-compatible control socket and the `wren` CLI          (planned)  |
 //! | `metrics`   | adapter | Prometheus exposition                                      (planned)  |
