@@ -164,6 +164,7 @@ fn session(router_id: Ipv4Addr) -> SessionInfo {
         self_v6: None,
         graceful_restart: false,
         restart_families: Vec::new(),
+        add_path_tx: Vec::new(),
     }
 }
 

@@ -347,14 +347,17 @@ impl Config {
                         .collect(),
                 }));
         }
-        if peer.add_paths == AddPaths::Receive {
+        let mode = match peer.add_paths {
+            AddPaths::Off => None,
+            AddPaths::Receive => Some(AddPathMode::Receive),
+            AddPaths::Send => Some(AddPathMode::Send),
+            AddPaths::Both => Some(AddPathMode::Both),
+        };
+        if let Some(mode) = mode {
             c.capabilities.push(Capability::AddPath(
                 peer.families
                     .iter()
-                    .map(|&family| AddPathFamily {
-                        family,
-                        mode: AddPathMode::Receive,
-                    })
+                    .map(|&family| AddPathFamily { family, mode })
                     .collect(),
             ));
         }

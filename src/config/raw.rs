@@ -211,9 +211,9 @@ pub enum AddPaths {
     Off,
     /// Accept several paths per prefix from the peer.
     Receive,
-    /// Send several paths per prefix to the peer (not supported yet).
+    /// Send every path of a prefix to the peer, each with a path identifier.
     Send,
-    /// Both directions (not supported yet).
+    /// Both directions.
     Both,
 }
 
@@ -615,13 +615,6 @@ impl RawPeer {
             ));
         }
         let add_paths = self.add_paths.unwrap_or_default();
-        if matches!(add_paths, AddPaths::Send | AddPaths::Both) {
-            return Err((
-                "add_paths",
-                "add_paths \"send\" and \"both\" are not supported yet; \"receive\" and \"off\" are"
-                    .into(),
-            ));
-        }
         Ok(Peer {
             name,
             address: a,

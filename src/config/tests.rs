@@ -699,12 +699,13 @@ fn next_hop_self_and_next_hop_keep_together_are_refused() {
 }
 
 #[test]
-fn add_paths_send_is_refused_as_not_supported_yet() {
-    rejects(
-        &with_peer("add_paths = \"send\""),
-        "peer[0].add_paths",
-        "not supported",
-    );
+fn add_paths_send_announces_the_send_mode_for_each_family() {
+    let c = parse(&with_peer("add_paths = \"send\"")).unwrap();
+    let f = c.fsm_config(&c.peers[0]);
+    assert!(f.capabilities.iter().any(|cap| matches!(
+        cap,
+        Capability::AddPath(fams) if fams.iter().all(|a| a.mode == AddPathMode::Send)
+    )));
 }
 
 #[test]

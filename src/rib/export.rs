@@ -73,6 +73,9 @@ pub struct GroupKey {
     pub four_octet_as: bool,
     /// Families negotiated on the session, sorted.
     pub families: Vec<Family>,
+    /// Families in which every path goes out with a path identifier (ADD-PATH send, RFC 7911),
+    /// sorted.
+    pub add_path_tx: Vec<Family>,
 }
 
 /// The default LOCAL_PREF put on routes sent to internal peers (RFC 4271 §5.1.5).

@@ -51,7 +51,7 @@ pub use attrs::{AttrTable, Attrs, RouteAttrs};
 pub use export::{GroupKey, Learned, Rejected};
 pub use outbox::{Outbox, Output, Target};
 
-use crate::wire::{Family, NextHop, Update};
+use crate::wire::{Family, NextHop, Nlri, Update};
 
 /// An UPDATE's attributes for one next hop, after the import rules.
 type Imported = (Option<NextHop>, Result<Attrs, Rejected>);
@@ -134,6 +134,9 @@ pub struct SessionInfo {
     /// only these keep stale paths when the session drops, and when the peer comes back, stale
     /// paths of a family it no longer lists with the bit set are withdrawn at once (§4.2).
     pub restart_families: Vec<(Family, bool)>,
+    /// Families in which we send several paths per prefix with path identifiers (ADD-PATH,
+    /// RFC 7911: we announced Send and the peer Receive).
+    pub add_path_tx: Vec<Family>,
 }
 
 /// Marks a path as stale in [`Path::peer`] (RFC 4724 §4.2).
@@ -264,6 +267,15 @@ struct Cx<'a> {
     cache: &'a mut ExportCache,
     out: &'a mut Outbox,
     changed: &'a mut Option<Vec<IpNet>>,
+    /// Some group with members sends several paths per prefix (ADD-PATH, RFC 7911).
+    add_path: bool,
+}
+
+/// The path identifier wren sends for `path` to ADD-PATH peers (RFC 7911 §3): stable while the
+/// path exists and unique among the prefix's paths — the source peer in the high 16 bits, its
+/// own path id in the low 16.
+pub fn path_ident(path: &Path) -> u32 {
+    (path.peer() << 16) | (path.path_id() & 0xffff)
 }
 
 /// The change to make to one peer's path(s) for one prefix.
@@ -349,7 +361,7 @@ impl Cx<'_> {
             if self
                 .groups
                 .get(gid as usize)
-                .is_none_or(|g| g.members.is_empty())
+                .is_none_or(|g| g.members.is_empty() || g.key.add_path_tx.contains(&family))
             {
                 continue;
             }
@@ -382,6 +394,49 @@ impl Cx<'_> {
                 }
                 if let (Some(p), Some(_)) = (ex_new, &old_out) {
                     self.out.withdraw(Target::Peer(p), prefix);
+                }
+            }
+        }
+    }
+
+    /// Sends ADD-PATH groups (RFC 7911) what changed among all the paths of `prefix`: each
+    /// exportable path goes out with its [`path_ident`], never to the peer it came from.
+    fn emit_paths(&mut self, prefix: IpNet, family: Family, old: &[Path], new: &[Path]) {
+        for gid in 0..self.groups.len() as GroupId {
+            if self
+                .groups
+                .get(gid as usize)
+                .is_none_or(|g| g.members.is_empty() || !g.key.add_path_tx.contains(&family))
+            {
+                continue;
+            }
+            let mut idents: SmallVec<[(u32, PeerId); 8]> = old
+                .iter()
+                .chain(new.iter())
+                .map(|p| (path_ident(p), p.peer()))
+                .collect();
+            idents.sort_unstable();
+            idents.dedup();
+            for (ident, source) in idents {
+                let find = |paths: &[Path]| paths.iter().find(|p| path_ident(p) == ident).cloned();
+                let old_out = find(old).and_then(|p| self.export(&p, family, gid));
+                let new_out = find(new).and_then(|p| self.export(&p, family, gid));
+                let same = match (&old_out, &new_out) {
+                    (None, None) => true,
+                    (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                    _ => false,
+                };
+                if same {
+                    continue;
+                }
+                let target = Target::Group {
+                    group: gid,
+                    except: [self.member(Some(source), gid), None],
+                };
+                let nlri = Nlri::with_path_id(prefix, ident);
+                match &new_out {
+                    Some(a) => self.out.announce_path(target, nlri, a),
+                    None => self.out.withdraw_path(target, nlri),
                 }
             }
         }
@@ -425,6 +480,7 @@ impl Cx<'_> {
             },
         };
         let old_best = dest.first().cloned();
+        let old_paths: Option<Dest> = self.add_path.then(|| dest.clone());
         let mine = |p: &Path| p.peer() == peer;
         match op {
             Op::Set(path_id, attrs) => {
@@ -451,6 +507,10 @@ impl Cx<'_> {
         self.reselect(dest);
         let has = dest.iter().any(mine);
         let new_best = dest.first().cloned();
+        if let Some(old_paths) = old_paths {
+            let new_paths = dest.clone();
+            self.emit_paths(key.into(), K::FAMILY, &old_paths, &new_paths);
+        }
         if dest.is_empty() {
             table.remove(&key);
         }
@@ -562,6 +622,9 @@ macro_rules! with_cx {
                 cache,
                 out: &mut out,
                 changed,
+                add_path: groups
+                    .iter()
+                    .any(|g| !g.key.add_path_tx.is_empty() && !g.members.is_empty()),
             };
             $body
         }
@@ -830,6 +893,11 @@ impl Rib {
             self_v6: session.self_v6,
             four_octet_as: session.four_octet_as,
             families: families.clone(),
+            add_path_tx: {
+                let mut a = session.add_path_tx.clone();
+                a.sort();
+                a
+            },
         };
         slot.router_id = session.router_id;
         slot.session = Some(session);
@@ -856,9 +924,32 @@ impl Rib {
 
     /// Sends `peer` its group's view of the Loc-RIB for `families`, each followed by End-of-RIB.
     fn dump(&mut self, peer: PeerId, gid: GroupId, families: &[Family]) -> Vec<Output> {
+        let add_path: Vec<Family> = self
+            .group_key(gid)
+            .map(|k| k.add_path_tx.clone())
+            .unwrap_or_default();
         with_cx!(self, |cx, v4, v6, _adj| {
             let target = Target::Peer(peer);
-            if families.contains(&Family::IPV4_UNICAST) {
+            for family in add_path.iter().filter(|f| families.contains(f)) {
+                let dests: Vec<(IpNet, &Dest)> = if *family == Family::IPV4_UNICAST {
+                    v4.iter().map(|(k, d)| (IpNet::V4(*k), d)).collect()
+                } else {
+                    v6.iter().map(|(k, d)| (IpNet::V6(*k), d)).collect()
+                };
+                for (prefix, dest) in dests {
+                    for p in dest.iter().filter(|p| p.peer() != peer) {
+                        if let Some(a) = cx.export(p, *family, gid) {
+                            cx.out.announce_path(
+                                target,
+                                Nlri::with_path_id(prefix, path_ident(p)),
+                                &a,
+                            );
+                        }
+                    }
+                }
+            }
+            if families.contains(&Family::IPV4_UNICAST) && !add_path.contains(&Family::IPV4_UNICAST)
+            {
                 for (k, dest) in v4.iter() {
                     if let Some(best) = dest.first().filter(|b| b.peer() != peer) {
                         if let Some(a) = cx.export(best, Family::IPV4_UNICAST, gid) {
@@ -867,7 +958,8 @@ impl Rib {
                     }
                 }
             }
-            if families.contains(&Family::IPV6_UNICAST) {
+            if families.contains(&Family::IPV6_UNICAST) && !add_path.contains(&Family::IPV6_UNICAST)
+            {
                 for (k, dest) in v6.iter() {
                     if let Some(best) = dest.first().filter(|b| b.peer() != peer) {
                         if let Some(a) = cx.export(best, Family::IPV6_UNICAST, gid) {

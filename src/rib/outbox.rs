@@ -41,8 +41,8 @@ pub struct Output {
 
 #[derive(Debug, Default)]
 struct Ops {
-    withdraw: Vec<IpNet>,
-    announce: Vec<(Attrs, Vec<IpNet>)>,
+    withdraw: Vec<Nlri>,
+    announce: Vec<(Attrs, Vec<Nlri>)>,
     by_attrs: HashMap<usize, usize, IdHash>,
     /// The entry of `announce` used last, by attributes address: most announcements in a row
     /// share attributes (the prefixes of one UPDATE), and this saves the hash lookup for them.
@@ -51,7 +51,7 @@ struct Ops {
 }
 
 impl Ops {
-    fn announce(&mut self, prefix: IpNet, attrs: &Attrs) {
+    fn announce(&mut self, prefix: Nlri, attrs: &Attrs) {
         // `announce` holds a clone of every `Attrs` keyed here, so no address is reused while
         // the outbox lives.
         let key = Arc::as_ptr(attrs) as usize;
@@ -118,12 +118,23 @@ impl Outbox {
 
     /// Announces `prefix` with `attrs` to `target`.
     pub fn announce(&mut self, target: Target, prefix: IpNet, attrs: &Attrs) {
-        self.with_ops(target, |ops| ops.announce(prefix, attrs));
+        self.with_ops(target, |ops| ops.announce(Nlri::new(prefix), attrs));
     }
 
     /// Withdraws `prefix` from `target`.
     pub fn withdraw(&mut self, target: Target, prefix: IpNet) {
-        self.with_ops(target, |ops| ops.withdraw.push(prefix));
+        self.with_ops(target, |ops| ops.withdraw.push(Nlri::new(prefix)));
+    }
+
+    /// Announces one path of `nlri.prefix`, identified by `nlri.path_id`, to an ADD-PATH
+    /// target (RFC 7911).
+    pub fn announce_path(&mut self, target: Target, nlri: Nlri, attrs: &Attrs) {
+        self.with_ops(target, |ops| ops.announce(nlri, attrs));
+    }
+
+    /// Withdraws one path of `nlri.prefix` from an ADD-PATH target (RFC 7911).
+    pub fn withdraw_path(&mut self, target: Target, nlri: Nlri) {
+        self.with_ops(target, |ops| ops.withdraw.push(nlri));
     }
 
     /// Sends End-of-RIB for `family` to `target` after everything else queued for it (RFC 4724 §2).
@@ -190,23 +201,23 @@ impl Lists {
 
 /// The IPv4 and the IPv6 prefixes, each in lists of at most [`IPV4_PER_UPDATE`] and
 /// [`IPV6_PER_UPDATE`] prefixes, in the order given.
-fn split(prefixes: Vec<IpNet>) -> (Vec<Vec<Nlri>>, Vec<Vec<Nlri>>) {
+fn split(prefixes: Vec<Nlri>) -> (Vec<Vec<Nlri>>, Vec<Vec<Nlri>>) {
     let n4 = prefixes
         .iter()
-        .filter(|p| matches!(p, IpNet::V4(_)))
+        .filter(|p| matches!(p.prefix, IpNet::V4(_)))
         .count();
     let mut v4 = Lists::new(n4, IPV4_PER_UPDATE);
     let mut v6 = Lists::new(prefixes.len() - n4, IPV6_PER_UPDATE);
     for p in prefixes {
-        match p {
-            IpNet::V4(_) => v4.push(Nlri::new(p)),
-            IpNet::V6(_) => v6.push(Nlri::new(p)),
+        match p.prefix {
+            IpNet::V4(_) => v4.push(p),
+            IpNet::V6(_) => v6.push(p),
         }
     }
     (v4.lists, v6.lists)
 }
 
-fn push_withdrawals(out: &mut Vec<Output>, target: Target, prefixes: Vec<IpNet>) {
+fn push_withdrawals(out: &mut Vec<Output>, target: Target, prefixes: Vec<Nlri>) {
     let (v4, v6) = split(prefixes);
     for nlri in v4 {
         out.push(Output {
@@ -231,7 +242,7 @@ fn push_withdrawals(out: &mut Vec<Output>, target: Target, prefixes: Vec<IpNet>)
     }
 }
 
-fn push_announcements(out: &mut Vec<Output>, target: Target, attrs: &Attrs, prefixes: Vec<IpNet>) {
+fn push_announcements(out: &mut Vec<Output>, target: Target, attrs: &Attrs, prefixes: Vec<Nlri>) {
     let Some(next_hop) = attrs.next_hop else {
         return;
     };

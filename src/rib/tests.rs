@@ -101,6 +101,7 @@ fn session(rid: &str, self_v4: &str) -> SessionInfo {
         self_v6: Some(v6(SELF6)),
         graceful_restart: false,
         restart_families: vec![(Family::IPV4_UNICAST, true), (Family::IPV6_UNICAST, true)],
+        add_path_tx: Vec::new(),
     }
 }
 
@@ -2113,4 +2114,101 @@ fn a_peer_back_without_the_forwarding_state_bit_loses_its_stale_paths_at_once() 
         r.paths(net("203.0.113.0/24")).is_empty(),
         "F bit clear: no End-of-RIB wait"
     );
+}
+
+/// (prefix, path id, announced?) for every NLRI `peer` receives in `out`.
+fn add_path_rx(rib: &Rib, out: &[Output], peer: PeerId) -> Vec<(IpNet, Option<u32>, bool)> {
+    let mut v = Vec::new();
+    for u in sent_to_raw(rib, out, peer) {
+        for n in &u.withdrawn {
+            v.push((n.prefix, n.path_id, false));
+        }
+        for n in &u.nlri {
+            v.push((n.prefix, n.path_id, true));
+        }
+    }
+    v
+}
+
+/// Like `sent_to`, without the encode check (ADD-PATH NLRI need an ADD-PATH context).
+fn sent_to_raw(rib: &Rib, out: &[Output], peer: PeerId) -> Vec<Update> {
+    out.iter()
+        .filter(|o| reaches(rib, o.target, peer))
+        .map(|o| o.update.clone())
+        .collect()
+}
+
+fn add_path_session(rid: &str) -> SessionInfo {
+    SessionInfo {
+        add_path_tx: vec![Family::IPV4_UNICAST],
+        ..session(rid, IBGP_SELF)
+    }
+}
+
+#[test]
+fn an_add_path_peer_gets_every_path_with_its_own_identifier_and_not_its_own_path() {
+    let mut r = rib(64512, "198.51.100.1");
+    let a = up(&mut r, ebgp("a", "198.18.0.2", 65001), "198.18.0.2");
+    let b = up(&mut r, ebgp("b", "198.18.1.2", 65002), "198.18.1.2");
+    let c = r.add_peer(ibgp("c", "198.18.2.2", true));
+    r.peer_up(c, add_path_session("198.18.2.2"));
+    let out_a = r.update(
+        a,
+        &announce(&["203.0.113.0/24"], "198.18.0.2", &[65001], plain),
+    );
+    let out_b = r.update(
+        b,
+        &announce(&["203.0.113.0/24"], "198.18.1.2", &[65002, 65020], plain),
+    );
+    let got: Vec<_> = add_path_rx(&r, &out_a, c)
+        .into_iter()
+        .chain(add_path_rx(&r, &out_b, c))
+        .collect();
+    assert_eq!(got.len(), 2, "{got:?}");
+    let ids: Vec<Option<u32>> = got.iter().map(|(_, id, _)| *id).collect();
+    assert!(
+        ids.iter().all(Option::is_some) && ids[0] != ids[1],
+        "{ids:?}"
+    );
+    assert!(got
+        .iter()
+        .all(|(p, _, ann)| *p == net("203.0.113.0/24") && *ann));
+
+    // b's (losing) path goes away: c hears the withdrawal of exactly that path id.
+    let out = r.update(b, &withdraw(&["203.0.113.0/24"]));
+    assert_eq!(
+        add_path_rx(&r, &out, c),
+        vec![(net("203.0.113.0/24"), ids[1], false)]
+    );
+    // A plain peer heard nothing: its best path did not change.
+    let d = up(&mut r, ebgp("d", "198.18.3.2", 65003), "198.18.3.2");
+    let out = r.update(
+        a,
+        &announce(&["198.51.100.0/24"], "198.18.0.2", &[65001], plain),
+    );
+    assert!(add_path_rx(&r, &out, d)
+        .iter()
+        .all(|(_, id, _)| id.is_none()));
+}
+
+#[test]
+fn an_add_path_peer_coming_up_gets_all_paths_but_its_own() {
+    let mut r = rib(64512, "198.51.100.1");
+    let a = up(&mut r, ebgp("a", "198.18.0.2", 65001), "198.18.0.2");
+    let b = up(&mut r, ebgp("b", "198.18.1.2", 65002), "198.18.1.2");
+    r.update(
+        a,
+        &announce(&["203.0.113.0/24"], "198.18.0.2", &[65001], plain),
+    );
+    r.update(
+        b,
+        &announce(&["203.0.113.0/24"], "198.18.1.2", &[65002], plain),
+    );
+    let c = r.add_peer(ibgp("c", "198.18.2.2", true));
+    let out = r.peer_up(c, add_path_session("198.18.2.2"));
+    let got = add_path_rx(&r, &out, c);
+    assert_eq!(got.len(), 2, "{got:?}");
+    // c's own path is never sent back to it.
+    let out = r.update(c, &announce(&["198.51.100.0/24"], "198.18.2.2", &[], plain));
+    assert!(add_path_rx(&r, &out, c).is_empty());
 }

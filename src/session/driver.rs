@@ -486,6 +486,7 @@ impl PeerTask {
                         IpAddr::V4(_) => self.next_hop_v6,
                     },
                     graceful_restart: negotiated.remote_graceful_restart.is_some(),
+                    add_path_tx: negotiated.ctx.add_path_tx.clone(),
                     restart_families: negotiated
                         .remote_graceful_restart
                         .as_ref()

@@ -223,6 +223,7 @@ impl RibTask {
             } => {
                 let ctx = Ctx {
                     four_octet_as: info.four_octet_as,
+                    add_path_tx: info.add_path_tx.clone(),
                     ..Ctx::default()
                 };
                 if let Some(m @ None) = self.eor_missing.get_mut(&peer) {
@@ -441,6 +442,7 @@ impl RibTask {
                     };
                     let ctx = Ctx {
                         four_octet_as: key.four_octet_as,
+                        add_path_tx: key.add_path_tx.clone(),
                         ..Ctx::default()
                     };
                     let encoded = encode_update(o.update, &ctx);
