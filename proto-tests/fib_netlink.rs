@@ -508,7 +508,7 @@ async fn child() {
     // Failures found before sending (the device) come before the kernel's.
     let mut failed: Vec<(Op, String)> = applied.failed.clone();
     failed.sort_by_key(|(op, _)| match op {
-        Op::Replace(r) | Op::Delete(r) => r.prefix,
+        Op::Replace(r) | Op::Add(r) | Op::Delete(r) => r.prefix,
     });
     assert_eq!(failed.len(), 2, "{applied:#?}");
     assert_eq!(failed[0].0, Op::Replace(unreachable), "{applied:#?}");

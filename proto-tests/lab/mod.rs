@@ -830,6 +830,14 @@ impl Node {
         check_output(&format!("[{}] {}", self.name, argv.join(" ")), out)
     }
 
+    /// Runs `timeout 30 ip -n NS ARGS…` and returns stdout (`ip` enters the namespace itself, so
+    /// this is cheaper than [`Node::exec`] for tight polling loops, e.g. `ip -j route`).
+    pub fn ip(&self, args: &[&str]) -> Result<String> {
+        let mut full = vec!["-n", self.ns.as_str()];
+        full.extend_from_slice(args);
+        run("ip", &full)
+    }
+
     /// `ip -n NS addr add CIDR dev DEV` (`nodad` for IPv6).
     pub fn add_address(&self, dev: &str, cidr: &str) -> Result<()> {
         let mut args = vec!["-n", self.ns.as_str(), "addr", "add", cidr, "dev", dev];

@@ -116,6 +116,19 @@ impl Wren {
             .map_err(|e| e.context("wren did not apply the reloaded configuration"))
     }
 
+    /// Kills the wren process (not its `timeout` wrapper) with SIGKILL, as a crash: no
+    /// NOTIFICATION is sent, the kernel closes its TCP connections, and the routes it installed
+    /// stay in the kernel. Returns once the process has been reaped.
+    pub fn sigkill(&self) -> Result<()> {
+        let pid = self.daemon_pid()?.to_string();
+        run("kill", &["-KILL", &pid])?;
+        wait_until(
+            Duration::from_secs(5),
+            &format!("the SIGKILLed {} to be reaped", self.proc.name()),
+            || Ok::<_, LabError>(!self.proc.is_running()),
+        )
+    }
+
     /// Everything wren has logged so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.proc.log_path()).unwrap_or_default()
@@ -260,6 +273,9 @@ pub struct WrenConfig {
     pub peers: Vec<WrenPeer>,
     /// Originated prefixes.
     pub originate: Vec<String>,
+    /// Raw TOML appended at the end of the file: `[kernel]`, `[[kernel.tunnel]]`,
+    /// `[[kernel.learn]]`, an `[[originate]]` with more keys than `prefix`, …
+    pub extra: String,
 }
 
 impl WrenConfig {
@@ -271,7 +287,16 @@ impl WrenConfig {
             global_extra: String::new(),
             peers: Vec::new(),
             originate: Vec::new(),
+            extra: String::new(),
         }
+    }
+
+    /// Appends raw TOML to the file (see the `extra` field).
+    #[must_use]
+    pub fn extra(mut self, toml: &str) -> Self {
+        self.extra.push_str(toml.trim_end());
+        self.extra.push('\n');
+        self
     }
 
     /// Adds a peer.
@@ -339,6 +364,9 @@ impl WrenConfig {
         }
         for prefix in &self.originate {
             let _ = writeln!(s, "[[originate]]\nprefix = \"{prefix}\"\n");
+        }
+        if !self.extra.is_empty() {
+            let _ = writeln!(s, "{}", self.extra.trim_end());
         }
         s
     }

@@ -124,15 +124,18 @@ impl KernelRoute {
 /// One change to make in the kernel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Op {
-    /// Install or replace (`ip route replace`): never leaves a gap where the old route was.
+    /// Install where wren has no route (`ip route add`, exclusive): fails rather than overwrite a
+    /// route of another protocol with the same destination, table and metric.
+    Add(KernelRoute),
+    /// Replace a route wren owns (`ip route replace`): never leaves a gap where the old route was.
     Replace(KernelRoute),
     /// Delete exactly this route.
     Delete(KernelRoute),
 }
 
 /// The fewest operations that make the kernel's routes of `protocol` in `table` equal to
-/// `wanted`: a `Replace` for each wanted route that is missing or different, a `Delete` for each
-/// route of ours that is not wanted. Routes of other protocols or tables in `kernel` are ignored,
+/// `wanted`: an `Add` for each wanted route we have no route for, a `Replace` for each one of
+/// ours that differs, a `Delete` for each route of ours that is not wanted. Routes of other protocols or tables in `kernel` are ignored,
 /// so they are never touched. Deletes come first, then replaces, each sorted by prefix.
 pub fn reconcile(
     wanted: &HashMap<IpNet, KernelRoute>,
@@ -159,7 +162,13 @@ pub fn reconcile(
     deletes
         .into_iter()
         .map(|r| Op::Delete(r.clone()))
-        .chain(replaces.into_iter().map(|r| Op::Replace(r.clone())))
+        .chain(replaces.into_iter().map(|r| {
+            if ours.contains_key(&r.prefix) {
+                Op::Replace(r.clone())
+            } else {
+                Op::Add(r.clone())
+            }
+        }))
         .collect()
 }
 
@@ -221,6 +230,13 @@ impl Fib for MemoryFib {
         let mut applied = Applied::default();
         for op in ops {
             match &op {
+                Op::Add(r) => {
+                    if self.routes.contains_key(&(r.table, r.prefix)) {
+                        applied.failed.push((op, "File exists".into()));
+                        continue;
+                    }
+                    self.routes.insert((r.table, r.prefix), r.clone());
+                }
                 Op::Replace(r) => {
                     self.routes.insert((r.table, r.prefix), r.clone());
                 }

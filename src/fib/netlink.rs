@@ -47,7 +47,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use ipnet::IpNet;
 use netlink_packet_core::{
     NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_CREATE,
-    NLM_F_REPLACE, NLM_F_REQUEST,
+    NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST,
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkMessage};
@@ -301,7 +301,7 @@ impl NetlinkFib {
                 Ok(()) => applied.done += 1,
                 Err(message) => {
                     if reply.as_ref().is_some_and(|r| -r.code == libc::ENODEV) {
-                        if let Op::Replace(route) = &pending.op {
+                        if let Op::Replace(route) | Op::Add(route) = &pending.op {
                             self.evict_devices(route);
                         }
                     }
@@ -358,11 +358,11 @@ impl Fib for NetlinkFib {
         let mut last_offset = 0;
         for op in ops {
             let built = match &op {
-                Op::Replace(route) => match self.resolve_devices(route).await {
+                Op::Replace(route) | Op::Add(route) => match self.resolve_devices(route).await {
                     Ok(()) => route_message(route, &self.index_of)
                         .map(RouteNetlinkMessage::NewRoute)
                         .map_err(|message| Error::Netlink {
-                            op: "replace",
+                            op: op_parts(&op).0,
                             prefix: route.prefix.to_string(),
                             message,
                         }),
@@ -379,6 +379,9 @@ impl Fib for NetlinkFib {
             };
             let flags = match &op {
                 Op::Replace(_) => NLM_F_REQUEST | NLM_F_CREATE | NLM_F_REPLACE,
+                // Never overwrite a route wren does not own: the kernel matches a replace on
+                // destination, table and metric only, not on protocol (as BIRD 2's netlink.c).
+                Op::Add(_) => NLM_F_REQUEST | NLM_F_CREATE | NLM_F_EXCL,
                 Op::Delete(_) => NLM_F_REQUEST,
             };
             let seq = self.seq;
@@ -457,6 +460,7 @@ fn record(replies: &mut [Option<Reply>], base: u32, reply: Reply) {
 fn op_parts(op: &Op) -> (&'static str, &KernelRoute) {
     match op {
         Op::Replace(r) => ("replace", r),
+        Op::Add(r) => ("add", r),
         Op::Delete(r) => ("delete", r),
     }
 }
@@ -716,7 +720,8 @@ fn ext_ack_message(msg: &[u8], flags: u16) -> Option<String> {
 }
 
 /// What a reply means for its operation: done, or failed with a message. A delete of a route
-/// already gone (`ESRCH`) and a replace racing with an equal route (`EEXIST`) are done.
+/// already gone (`ESRCH`) and a replace racing with an equal route (`EEXIST`) are done; an add
+/// that finds a route there (`EEXIST`: another protocol's, which wren must not touch) fails.
 fn outcome(op: &Op, reply: &Reply) -> Result<(), String> {
     let errno = -reply.code;
     match (op, errno) {

@@ -81,6 +81,12 @@ pub struct Sync {
     wanted: HashMap<IpNet, Want>,
     installed: HashMap<IpNet, KernelRoute>,
     adopted: HashSet<IpNet>,
+    /// Adopted routes of our protocol with another metric than ours: never equal to a wanted
+    /// route (the kernel keys routes by metric too), so they all go at settle.
+    adopted_other_metric: Vec<KernelRoute>,
+    /// Prefixes whose last replace failed: the kernel's state is unknown, so the next change
+    /// replaces again even if it looks equal.
+    dirty: HashSet<IpNet>,
     settled: bool,
     local: Vec<IpNet>,
 }
@@ -89,25 +95,28 @@ impl Sync {
     /// Starts from `existing`, the kernel's routes of `settings.table` (any protocol; only ours
     /// are adopted).
     pub fn new(settings: Settings, existing: Vec<KernelRoute>) -> Sync {
-        let installed: HashMap<IpNet, KernelRoute> = existing
+        let (ours, adopted_other_metric): (Vec<KernelRoute>, Vec<KernelRoute>) = existing
             .into_iter()
             .filter(|r| r.table == settings.table && r.protocol == settings.protocol)
-            .map(|r| (r.prefix, r))
-            .collect();
+            .partition(|r| r.metric == settings.metric);
+        let installed: HashMap<IpNet, KernelRoute> =
+            ours.into_iter().map(|r| (r.prefix, r)).collect();
         let adopted = installed.keys().copied().collect();
         Sync {
             settings,
             wanted: HashMap::new(),
             installed,
             adopted,
+            adopted_other_metric,
+            dirty: HashSet::new(),
             settled: false,
             local: Vec::new(),
         }
     }
 
-    /// Number of adopted routes still waiting for the RIB's word.
+    /// Number of adopted routes still waiting for the RIB's word (or for settle).
     pub fn adopted(&self) -> usize {
-        self.adopted.len()
+        self.adopted.len() + self.adopted_other_metric.len()
     }
 
     /// Number of routes wren believes it has in the kernel.
@@ -197,15 +206,19 @@ impl Sync {
     fn converge(&mut self, prefix: IpNet, route: Option<KernelRoute>, adopted: bool) -> Vec<Op> {
         match route {
             Some(r) => {
-                if self
-                    .installed
-                    .get(&prefix)
-                    .is_some_and(|k| r.same_as_installed(k))
+                let dirty = self.dirty.remove(&prefix);
+                if !dirty
+                    && self
+                        .installed
+                        .get(&prefix)
+                        .is_some_and(|k| r.same_as_installed(k))
                 {
                     return Vec::new();
                 }
-                self.installed.insert(prefix, r.clone());
-                vec![Op::Replace(r)]
+                match self.installed.insert(prefix, r.clone()) {
+                    Some(_) => vec![Op::Replace(r)],
+                    None => vec![Op::Add(r)],
+                }
             }
             None if adopted && !self.settled => {
                 // Not wanted now, but the restart has not settled: keep it until then.
@@ -225,11 +238,13 @@ impl Sync {
         self.settled = true;
         let mut stale: Vec<IpNet> = self.adopted.drain().collect();
         stale.sort();
-        stale
+        let mut ops: Vec<Op> = stale
             .into_iter()
             .filter_map(|p| self.installed.remove(&p))
             .map(Op::Delete)
-            .collect()
+            .collect();
+        ops.extend(self.adopted_other_metric.drain(..).map(Op::Delete));
+        ops
     }
 
     /// The node's own addresses changed (they decide `cross-subnet` and which next hops are
@@ -272,13 +287,17 @@ impl Sync {
         }
     }
 
-    /// Records what applying returned: a failed replace is forgotten (so that the next change
-    /// retries it), a failed delete is remembered as still installed.
+    /// Records what applying returned: a failed add is forgotten (the next change tries again),
+    /// a failed replace leaves the prefix dirty (the next change replaces again), a failed
+    /// delete is remembered as still installed.
     pub fn applied(&mut self, result: &Applied) {
         for (op, _) in &result.failed {
             match op {
-                Op::Replace(r) => {
+                Op::Add(r) => {
                     self.installed.remove(&r.prefix);
+                }
+                Op::Replace(r) => {
+                    self.dirty.insert(r.prefix);
                 }
                 Op::Delete(r) => {
                     self.installed.insert(r.prefix, r.clone());

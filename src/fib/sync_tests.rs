@@ -107,7 +107,7 @@ fn routes_of_other_protocols_are_never_adopted_nor_deleted() {
 fn a_route_installed_in_this_run_and_then_withdrawn_is_deleted_at_once() {
     let mut s = Sync::new(settings(vec![]), vec![]);
     let ops = s.set(net("198.51.100.0/24"), want(&["198.18.0.2"]));
-    assert!(matches!(&ops[..], [Op::Replace(_)]));
+    assert!(matches!(&ops[..], [Op::Add(_)]));
     let ops = s.set(net("198.51.100.0/24"), Want::none());
     assert!(matches!(&ops[..], [Op::Delete(r)] if r.prefix == net("198.51.100.0/24")));
 }
@@ -122,7 +122,7 @@ fn a_blackhole_want_is_a_blackhole_route_of_our_protocol() {
             blackhole: true,
         },
     );
-    let [Op::Replace(r)] = &ops[..] else {
+    let [Op::Add(r) | Op::Replace(r)] = &ops[..] else {
         panic!("{ops:?}")
     };
     assert_eq!((r.action.clone(), r.protocol), (Action::Blackhole, OURS));
@@ -132,7 +132,7 @@ fn a_blackhole_want_is_a_blackhole_route_of_our_protocol() {
 fn two_next_hops_make_one_ecmp_route() {
     let mut s = Sync::new(settings(vec![]), vec![]);
     let ops = s.set(net("198.51.100.0/24"), want(&["198.18.1.2", "198.18.0.2"]));
-    let [Op::Replace(r)] = &ops[..] else {
+    let [Op::Add(r) | Op::Replace(r)] = &ops[..] else {
         panic!("{ops:?}")
     };
     let Action::Unicast(hops) = &r.action else {
@@ -145,7 +145,7 @@ fn two_next_hops_make_one_ecmp_route() {
 fn an_always_ipip_pool_routes_via_the_tunnel_device_onlink() {
     let mut s = Sync::new(settings(vec![ipip(TunnelMode::Always)]), vec![]);
     let ops = s.set(net("203.0.113.64/26"), want(&["198.18.0.2"]));
-    let [Op::Replace(r)] = &ops[..] else {
+    let [Op::Add(r) | Op::Replace(r)] = &ops[..] else {
         panic!("{ops:?}")
     };
     assert_eq!(
@@ -158,7 +158,7 @@ fn an_always_ipip_pool_routes_via_the_tunnel_device_onlink() {
     );
     // Outside the pool: a plain route.
     let ops = s.set(net("198.51.100.0/24"), want(&["198.18.0.2"]));
-    let [Op::Replace(r)] = &ops[..] else {
+    let [Op::Add(r) | Op::Replace(r)] = &ops[..] else {
         panic!("{ops:?}")
     };
     assert!(matches!(&r.action, Action::Unicast(h) if !h[0].onlink && h[0].device.is_none()));
@@ -170,11 +170,11 @@ fn cross_subnet_tunnels_only_next_hops_outside_our_subnets_and_follows_address_c
     s.set_local_addresses(vec![net("198.18.0.1/24")]);
     let same = s.set(net("203.0.113.0/26"), want(&["198.18.0.2"]));
     assert!(
-        matches!(&same[..], [Op::Replace(r)] if matches!(&r.action, Action::Unicast(h) if !h[0].onlink))
+        matches!(&same[..], [Op::Add(r) | Op::Replace(r)] if matches!(&r.action, Action::Unicast(h) if !h[0].onlink))
     );
     let other = s.set(net("203.0.113.64/26"), want(&["198.18.9.2"]));
     assert!(
-        matches!(&other[..], [Op::Replace(r)] if matches!(&r.action, Action::Unicast(h) if h[0].onlink))
+        matches!(&other[..], [Op::Add(r) | Op::Replace(r)] if matches!(&r.action, Action::Unicast(h) if h[0].onlink))
     );
     // The node moves to another subnet: the first route now needs the tunnel.
     let ops = s.set_local_addresses(vec![net("198.18.9.1/24")]);
@@ -251,7 +251,7 @@ fn reconcile_touches_only_our_protocol_and_only_what_differs() {
         ops,
         vec![
             Op::Delete(via("203.0.113.0/26", "198.18.0.2", OURS)),
-            Op::Replace(via("203.0.113.64/26", "198.18.0.3", OURS)),
+            Op::Add(via("203.0.113.64/26", "198.18.0.3", OURS)),
         ]
     );
 }
@@ -260,9 +260,52 @@ fn reconcile_touches_only_our_protocol_and_only_what_differs() {
 async fn the_memory_fib_applies_replace_and_delete() {
     let mut f = MemoryFib::default();
     let r = via("198.51.100.0/24", "198.18.0.2", OURS);
-    let a = f.apply(vec![Op::Replace(r.clone())]).await;
+    let a = f.apply(vec![Op::Add(r.clone())]).await;
     assert_eq!(a.done, 1);
     assert_eq!(f.dump(MAIN).await.unwrap(), vec![r.clone()]);
     f.apply(vec![Op::Delete(r)]).await;
     assert!(f.dump(MAIN).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn an_add_never_overwrites_another_protocols_route() {
+    let mut f = MemoryFib::default();
+    let felix = via("203.0.113.128/26", "198.18.0.1", 4);
+    f.routes.insert((MAIN, felix.prefix), felix.clone());
+    let mut s = Sync::new(settings(vec![]), f.dump(MAIN).await.unwrap());
+    let ops = s.set(net("203.0.113.128/26"), want(&["198.18.0.2"]));
+    assert!(matches!(&ops[..], [Op::Add(_)]), "{ops:?}");
+    let applied = f.apply(ops).await;
+    assert_eq!(applied.failed.len(), 1);
+    s.applied(&applied);
+    assert_eq!(f.routes.get(&(MAIN, felix.prefix)), Some(&felix));
+}
+
+#[test]
+fn an_adopted_route_with_another_metric_goes_at_settle_even_when_the_prefix_is_wanted() {
+    let mut old = via("198.51.100.0/24", "198.18.0.2", OURS);
+    old.metric = 32;
+    let mut s = Sync::new(settings(vec![]), vec![old.clone()]);
+    assert_eq!(s.adopted(), 1);
+    let ops = s.set(net("198.51.100.0/24"), want(&["198.18.0.2"]));
+    assert!(
+        matches!(&ops[..], [Op::Add(_)]),
+        "ours has metric 0: {ops:?}"
+    );
+    assert_eq!(s.settle(), vec![Op::Delete(old)]);
+}
+
+#[test]
+fn a_failed_replace_is_replaced_again_even_when_nothing_changed() {
+    let mut s = Sync::new(
+        settings(vec![]),
+        vec![via("198.51.100.0/24", "198.18.0.2", OURS)],
+    );
+    let ops = s.set(net("198.51.100.0/24"), want(&["198.18.0.3"]));
+    s.applied(&Applied {
+        done: 0,
+        failed: vec![(ops[0].clone(), "ENOBUFS".into())],
+    });
+    let again = s.set(net("198.51.100.0/24"), want(&["198.18.0.3"]));
+    assert!(matches!(&again[..], [Op::Replace(_)]), "{again:?}");
 }

@@ -272,6 +272,7 @@ async fn apply<F: Fib>(fib: &mut F, sync: &mut Sync, ops: Vec<Op>) {
         for op in &ops {
             match op {
                 Op::Replace(r) => tracing::debug!("kernel: replace {} {:?}", r.prefix, r.action),
+                Op::Add(r) => tracing::debug!("kernel: add {} {:?}", r.prefix, r.action),
                 Op::Delete(r) => tracing::debug!("kernel: delete {}", r.prefix),
             }
         }

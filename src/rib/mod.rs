@@ -514,8 +514,13 @@ impl Cx<'_> {
         if dest.is_empty() {
             table.remove(&key);
         }
-        if !Path::same(old_best.as_ref(), new_best.as_ref()) {
+        let best_changed = !Path::same(old_best.as_ref(), new_best.as_ref());
+        if best_changed {
             self.emit(key.into(), K::FAMILY, old_best.as_ref(), new_best.as_ref());
+        }
+        // With multipath, a path joining or leaving the ECMP set changes the kernel route
+        // without changing the best path.
+        if best_changed || self.global.best.multipath {
             if let Some(changed) = self.changed.as_mut() {
                 changed.push(key.into());
             }

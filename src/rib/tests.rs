@@ -2212,3 +2212,34 @@ fn an_add_path_peer_coming_up_gets_all_paths_but_its_own() {
     let out = r.update(c, &announce(&["198.51.100.0/24"], "198.18.2.2", &[], plain));
     assert!(add_path_rx(&r, &out, c).is_empty());
 }
+
+#[test]
+fn with_multipath_a_second_equal_path_is_reported_as_a_kernel_change() {
+    let mut r = Rib::new(Global {
+        asn: 64512,
+        router_id: v4("198.51.100.1"),
+        cluster_id: v4("198.51.100.1"),
+        best: Options {
+            multipath: true,
+            ..Options::default()
+        },
+    });
+    r.track_best_changes(true);
+    let a = up(&mut r, ebgp("a", "198.18.0.2", 65001), "198.18.0.2");
+    let b = up(&mut r, ebgp("b", "198.18.1.2", 65001), "198.18.1.2");
+    r.update(
+        a,
+        &announce(&["203.0.113.0/24"], "198.18.0.2", &[65001], plain),
+    );
+    assert_eq!(r.take_best_changes(), vec![net("203.0.113.0/24")]);
+    // b's equal path loses the tie-break, so the best does not change, but the ECMP set does.
+    r.update(
+        b,
+        &announce(&["203.0.113.0/24"], "198.18.1.2", &[65001], plain),
+    );
+    assert_eq!(r.take_best_changes(), vec![net("203.0.113.0/24")]);
+    assert_eq!(r.multipath(net("203.0.113.0/24")).len(), 2);
+    r.update(b, &withdraw(&["203.0.113.0/24"]));
+    assert_eq!(r.take_best_changes(), vec![net("203.0.113.0/24")]);
+    assert_eq!(r.multipath(net("203.0.113.0/24")).len(), 1);
+}
