@@ -30,6 +30,7 @@
 //! * One task owns the routing state; others talk to it by messages.
 
 pub mod config;
+pub mod control;
 pub mod fib;
 pub mod fsm;
 pub mod rib;

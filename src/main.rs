@@ -4,7 +4,8 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use wren::control::client::View;
 use wren::wire::{self, AsPath, Community, Ctx, Message, Nlri, Origin, PathAttributes, Update};
 
 /// wren — a BGP speaker and route reflector for Calico.
@@ -40,6 +41,56 @@ enum Command {
         #[arg(long, short = 'R')]
         graceful_restart: bool,
     },
+    /// Ask the running daemon, through its control socket, for its protocols, routes or one
+    /// peer. Exits 0 on success, 1 when the socket cannot be reached or the daemon answers
+    /// with an error (e.g. no such peer), 2 on a usage error. Needs no root, only permission
+    /// to connect to the socket (mode 0660).
+    Show {
+        #[command(subcommand)]
+        what: ShowWhat,
+    },
+    /// Show the daemon's status: version, router id, uptime, graceful restart, sessions.
+    /// Exit codes as for `show`.
+    Status {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+/// What `wren show` shows.
+#[derive(Subcommand)]
+enum ShowWhat {
+    /// Every protocol (BGP peers, static, kernel, device, direct) with its state.
+    Protocols {
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// Routes with every path, the best marked `*` and why each other path lost. With PREFIX
+    /// (an address or a prefix), only the longest prefix covering it.
+    Route {
+        /// An address or prefix, e.g. 10.0.0.1 or 192.168.1.0/26.
+        prefix: Option<String>,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+    /// One peer (protocol) by name: capabilities, timers, counters, last error.
+    Peer {
+        /// The protocol name, e.g. Mesh_10_192_0_3.
+        name: String,
+        #[command(flatten)]
+        client: ClientArgs,
+    },
+}
+
+/// Options of the control-socket client commands.
+#[derive(Args)]
+struct ClientArgs {
+    /// Print the daemon's JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// The control socket (Calico mode: /var/run/calico/bird.ctl).
+    #[arg(long, value_name = "PATH", default_value = wren::control::DEFAULT_SOCKET)]
+    socket: PathBuf,
 }
 
 fn main() -> ExitCode {
@@ -51,6 +102,26 @@ fn main() -> ExitCode {
             config,
             graceful_restart,
         } => run(config, graceful_restart),
+        Command::Show { what } => match what {
+            ShowWhat::Protocols { client } => control(&client, &View::Protocols),
+            ShowWhat::Route { prefix, client } => control(&client, &View::Route(prefix)),
+            ShowWhat::Peer { name, client } => control(&client, &View::Peer(name)),
+        },
+        Command::Status { client } => control(&client, &View::Status),
+    }
+}
+
+/// `wren show …` / `wren status`: 0 ok, 1 socket unreachable or error reply.
+fn control(args: &ClientArgs, view: &View) -> ExitCode {
+    match wren::control::client::run(&args.socket, view, args.json) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("wren: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 
