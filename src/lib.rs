@@ -19,7 +19,7 @@
 //! | [`session`] | adapter | tokio TCP sessions driving `fsm`; the listener; the RIB task; `run`    |
 //! | [`fib`]     | adapter | kernel routes over netlink behind the `Fib` trait; pure sync + reconcile |
 //! | `datastore` | adapter | etcd v3 (Calico) and static TOML sources, behind a trait   (planned)  |
-//! | `control`   | adapter | BIRD-compatible control socket and the `wren` CLI          (planned)  |
+//! | [`control`] | adapter | BIRD-compatible control socket and the `wren` CLI                    |
 //! | `metrics`   | adapter | Prometheus exposition                                      (planned)  |
 //!
 //! ## Dependency rules

@@ -17,9 +17,20 @@ pub const RELOAD_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct Wren {
     proc: ProcHandle,
     config_path: PathBuf,
+    socket: PathBuf,
 }
 
+/// The control-socket path test configurations write; [`Wren::start`] replaces it with a path
+/// of the wren's own in the lab directory ([`Wren::socket`]).
+pub const PLACEHOLDER_SOCKET: &str = "/nonexistent/wren.ctl";
+
 impl Wren {
+    /// This wren's control socket.
+    #[allow(dead_code)]
+    pub fn socket(&self) -> &std::path::Path {
+        &self.socket
+    }
+
     /// Writes `config` (TOML) as `<node>-<name>.toml` in the lab directory and starts
     /// `wren run --config` on `node` with `RUST_LOG=debug`.
     pub fn start(lab: &Lab, node: &Node, name: &str, config: &str) -> Result<Wren> {
@@ -36,7 +47,13 @@ impl Wren {
         config: &str,
         rust_log: &str,
     ) -> Result<Wren> {
-        let path = lab.write_file(&format!("{}-{name}.toml", node.name()), config)?;
+        // Each wren gets its own control socket in the lab directory: the tests' configurations
+        // name `/nonexistent/wren.ctl`, which would make parallel wrens collide.
+        let probe = lab.write_file(&format!("{}-{name}.ctl.path", node.name()), "")?;
+        let socket = probe.with_extension("").with_extension("ctl");
+        let _ = std::fs::remove_file(&probe);
+        let config = config.replace(PLACEHOLDER_SOCKET, &socket.to_string_lossy());
+        let path = lab.write_file(&format!("{}-{name}.toml", node.name()), &config)?;
         let path = path.to_string_lossy().into_owned();
         let rust_log = format!("RUST_LOG={rust_log}");
         let argv = [
@@ -50,6 +67,7 @@ impl Wren {
         Ok(Wren {
             proc: node.spawn(name, &argv)?,
             config_path: PathBuf::from(path),
+            socket,
         })
     }
 
@@ -108,6 +126,7 @@ impl Wren {
     pub fn reload_with(&self, config: &str) -> Result<()> {
         const APPLIED: &str = "originated prefixes:";
         let before = self.log().matches(APPLIED).count();
+        let config = config.replace(PLACEHOLDER_SOCKET, &self.socket.to_string_lossy());
         std::fs::write(&self.config_path, config).map_err(|e| {
             LabError::new(format!("cannot write {}: {e}", self.config_path.display()))
         })?;

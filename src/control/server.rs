@@ -94,6 +94,43 @@ pub async fn serve_listener(
     snapshots: watch::Receiver<Arc<Snapshot>>,
     options: Options,
 ) -> io::Result<()> {
+    serve_listener_fresh(listener, snapshots, options, None).await
+}
+
+/// Before each command, asks for a fresh snapshot (sends a `oneshot` and waits for it, at most
+/// [`REFRESH_WAIT`]), so the daemon builds snapshots only when someone looks.
+pub type Refresh = tokio::sync::mpsc::Sender<tokio::sync::oneshot::Sender<()>>;
+
+/// Longest wait for a fresh snapshot before answering from the last one.
+pub const REFRESH_WAIT: Duration = Duration::from_secs(5);
+
+/// [`serve`], refreshing the snapshot through `refresh` before every command.
+pub async fn serve_fresh(
+    path: &Path,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    options: Options,
+    refresh: Refresh,
+) -> io::Result<()> {
+    let listener = bind(path)?;
+    serve_listener_fresh(listener, snapshots, options, Some(refresh)).await
+}
+
+/// Answers commands on an already bound listener, refreshing through `refresh` when given.
+pub async fn serve_bound(
+    listener: UnixListener,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    options: Options,
+    refresh: Option<Refresh>,
+) -> io::Result<()> {
+    serve_listener_fresh(listener, snapshots, options, refresh).await
+}
+
+async fn serve_listener_fresh(
+    listener: UnixListener,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+    options: Options,
+    refresh: Option<Refresh>,
+) -> io::Result<()> {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let (stream, _) = match listener.accept().await {
@@ -108,8 +145,9 @@ pub async fn serve_listener(
             continue;
         };
         let rx = snapshots.clone();
+        let refresh = refresh.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection(stream, rx, options).await {
+            if let Err(e) = connection(stream, rx, options, refresh).await {
                 tracing::debug!("control connection ended: {e}");
             }
             drop(permit);
@@ -143,6 +181,7 @@ async fn connection(
     mut stream: UnixStream,
     snapshots: watch::Receiver<Arc<Snapshot>>,
     options: Options,
+    refresh: Option<Refresh>,
 ) -> io::Result<()> {
     let mut cli = Cli::new();
     let version = snapshots.borrow().status.version.clone();
@@ -159,6 +198,12 @@ async fn connection(
                 continue;
             }
             let text = String::from_utf8_lossy(line.strip_suffix(b"\n").unwrap_or(&line));
+            if let Some(r) = &refresh {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                if r.send(tx).await.is_ok() {
+                    let _ = tokio::time::timeout(REFRESH_WAIT, rx).await;
+                }
+            }
             let snap = current(&snapshots, options);
             match protocol::handle(&text, &snap, options.family) {
                 Outcome::Close => return Ok(()),

@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::rib_task::RibInput;
+use super::status::{Established, SharedView};
 use crate::config;
 use crate::fsm::{self, Action, Direction, DownReason, Event, Timer};
 use crate::rib::{PeerId, SessionInfo};
@@ -114,6 +115,7 @@ pub struct PeerTask {
     restart_time: Duration,
     next_hop_v4: Option<std::net::Ipv4Addr>,
     next_hop_v6: Option<std::net::Ipv6Addr>,
+    view: SharedView,
     peer: fsm::Peer,
     tx: mpsc::Sender<Input>,
     rx: mpsc::Receiver<Input>,
@@ -131,6 +133,7 @@ impl PeerTask {
         peer: &config::Peer,
         id: PeerId,
         rib: mpsc::UnboundedSender<RibInput>,
+        view: SharedView,
         tx: mpsc::Sender<Input>,
         rx: mpsc::Receiver<Input>,
     ) -> PeerTask {
@@ -153,6 +156,7 @@ impl PeerTask {
             restart_time: Duration::ZERO,
             next_hop_v4: peer.next_hop_v4,
             next_hop_v6: peer.next_hop_v6,
+            view,
             peer: fsm::Peer::new(config.fsm_config(peer)),
             tx,
             rx,
@@ -206,6 +210,13 @@ impl PeerTask {
         });
     }
 
+    /// Changes this peer's [`PeerView`] (what the control socket shows).
+    fn update_view(&self, f: impl FnOnce(&mut super::status::PeerView)) {
+        if let Ok(mut v) = self.view.lock() {
+            f(&mut v);
+        }
+    }
+
     fn gen(&mut self) -> u64 {
         self.next_gen += 1;
         self.next_gen
@@ -247,6 +258,8 @@ impl PeerTask {
                             self.name,
                             self.remote
                         );
+                        let text = crate::control::socket_error(Some(&e));
+                        self.update_view(|v| v.last_error = Some(text));
                         self.handle(Direction::Outbound, Event::TcpConnectionFails);
                     }
                 }
@@ -289,6 +302,7 @@ impl PeerTask {
                     }
                 };
                 self.pending_permit = permit;
+                self.update_view(|v| v.counters.messages_received += 1);
                 self.handle(dir, event);
                 self.pending_permit = None;
             }
@@ -398,6 +412,12 @@ impl PeerTask {
             let after = self.peer.state();
             if before != after {
                 tracing::info!("peer {}: state {before:?} -> {after:?}", self.name);
+                self.update_view(|v| {
+                    if (before == fsm::State::Established) != (after == fsm::State::Established) {
+                        v.since = std::time::SystemTime::now();
+                    }
+                    v.state = after;
+                });
             }
             for a in actions {
                 if let Some(follow_up) = self.apply(a.conn, a.action) {
@@ -518,7 +538,18 @@ impl PeerTask {
                     }
                 }
                 let out = conn.rib_out.clone();
+                let established = Established {
+                    router_id: negotiated.remote_bgp_id,
+                    hold_time: negotiated.hold_time,
+                    keepalive: negotiated.keepalive_time,
+                    caps: peer_caps(&negotiated),
+                    local,
+                };
                 conn.negotiated = Some(*negotiated);
+                self.update_view(|v| {
+                    v.session = Some(established);
+                    v.counters.established_transitions += 1;
+                });
                 let _ = self.rib.send(RibInput::PeerUp {
                     peer: self.id,
                     info,
@@ -529,6 +560,11 @@ impl PeerTask {
             }
             Action::SessionDown(reason) => {
                 tracing::info!("peer {}: session down: {reason:?}", self.name);
+                let text = super::status::bird_error(&reason);
+                self.update_view(|v| {
+                    v.session = None;
+                    v.last_error = Some(text);
+                });
                 // RFC 4724 §4.2: only a session that ends without a NOTIFICATION (the TCP
                 // connection failed) leaves the peer's routes in place as stale.
                 let graceful = reason == DownReason::ConnectionFailed;
@@ -576,7 +612,10 @@ impl PeerTask {
             return None;
         }
         match conn.out.try_send(buf.freeze()) {
-            Ok(()) => None,
+            Ok(()) => {
+                self.update_view(|v| v.counters.messages_sent += 1);
+                None
+            }
             Err(_) => {
                 tracing::warn!(
                     "peer {}: output queue full or writer gone; dropping the connection",
@@ -589,6 +628,7 @@ impl PeerTask {
 
     /// Passes a received UPDATE to the RIB task, with the flow-control permit its frame held.
     fn receive(&mut self, update: Update) {
+        self.update_view(|v| v.counters.updates_received += 1);
         if tracing::enabled!(tracing::Level::DEBUG) {
             if let Some(family) = update.as_end_of_rib() {
                 tracing::debug!("peer {}: End-of-RIB for {family}", self.name);
@@ -616,6 +656,40 @@ impl PeerTask {
 #[cfg(test)]
 #[path = "driver_tests.rs"]
 mod tests;
+
+/// The peer's capabilities in BIRD's words and order (`Neighbor caps:`).
+fn peer_caps(n: &Negotiated) -> Vec<String> {
+    let mut caps = Vec::new();
+    if n.route_refresh {
+        caps.push("refresh".to_string());
+    }
+    if n.enhanced_route_refresh {
+        caps.push("enhanced-refresh".to_string());
+    }
+    if let Some(gr) = &n.remote_graceful_restart {
+        caps.push(
+            if gr.families.is_empty() {
+                "restart-aware"
+            } else {
+                "restart-able"
+            }
+            .to_string(),
+        );
+    }
+    if n.ctx.four_octet_as {
+        caps.push("AS4".to_string());
+    }
+    if !n.ctx.add_path_rx.is_empty() {
+        caps.push("add-path-rx".to_string());
+    }
+    if !n.ctx.add_path_tx.is_empty() {
+        caps.push("add-path-tx".to_string());
+    }
+    if n.ctx.extended_message {
+        caps.push("ext-messages".to_string());
+    }
+    caps
+}
 
 /// RFC 4271 §10: ConnectRetry, Keepalive and IdleHold (restart) intervals are multiplied by a
 /// random factor in 0.75..=1.0, so that two speakers that both connect do not stay in lockstep

@@ -195,7 +195,8 @@ async fn a_peer_sending_more_than_max_prefixes_gets_cease_subcode_1() {
 
 #[tokio::test]
 async fn shutting_a_peer_down_sends_cease_administrative_shutdown_and_closes() {
-    let (mut s, (peers, _rib)) = fake_peer_session_with_tasks("").await;
+    let (mut s, tasks) = fake_peer_session_with_tasks("").await;
+    let peers = tasks.peers;
     let Message::Update(eor) = read_non_keepalive(&mut s).await else {
         panic!("expected End-of-RIB");
     };

@@ -43,6 +43,7 @@
 pub mod driver;
 pub mod listener;
 pub mod rib_task;
+pub mod status;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -61,6 +62,14 @@ pub enum Error {
     Listen {
         /// The address and port.
         addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The control socket could not be created.
+    #[error("control socket {path}: {source}")]
+    Control {
+        /// The socket path.
+        path: String,
         /// Why.
         source: std::io::Error,
     },
@@ -132,7 +141,8 @@ pub async fn run(config: Config) -> Result<(), Error> {
         Some((fib, learned)) => (Some(fib), Some(learned)),
         None => (None, None),
     };
-    let (peers, rib) = spawn_tasks(&config, fib);
+    let Tasks { peers, rib, views } = spawn_tasks(&config, fib);
+    start_control(&config, &rib, views)?;
     if let Some(mut learned) = learned {
         let rib = rib.clone();
         tokio::spawn(async move {
@@ -208,11 +218,15 @@ fn reload(config: &Config, rib: &mpsc::UnboundedSender<rib_task::RibInput>) {
     ));
 }
 
-/// The peer tasks' input queues by peer address (for the listener), and the RIB task's queue.
-pub type Tasks = (
-    HashMap<IpAddr, mpsc::Sender<driver::Input>>,
-    mpsc::UnboundedSender<rib_task::RibInput>,
-);
+/// The running tasks' handles.
+pub struct Tasks {
+    /// The peer tasks' input queues by peer address (for the listener).
+    pub peers: HashMap<IpAddr, mpsc::Sender<driver::Input>>,
+    /// The RIB task's queue.
+    pub rib: mpsc::UnboundedSender<rib_task::RibInput>,
+    /// What each peer task publishes for the control socket, in configuration order.
+    pub views: Vec<status::SharedView>,
+}
 
 /// Starts the RIB task and one task per peer; with `fib`, the RIB task sends its best routes
 /// there.
@@ -231,14 +245,19 @@ pub fn spawn_tasks(
     }
     tokio::spawn(task.run());
     let mut peers = HashMap::new();
-    for (i, peer) in config.peers.iter().enumerate() {
+    let views = status::views(config);
+    for ((i, peer), view) in config.peers.iter().enumerate().zip(views.iter()) {
         let (tx, rx) = mpsc::channel(driver::INPUT_QUEUE);
         peers.insert(peer.address.to_canonical(), tx.clone());
         let id = PeerId::try_from(i + 1).unwrap_or(PeerId::MAX);
-        let task = driver::PeerTask::new(config, peer, id, rib_tx.clone(), tx, rx);
+        let task = driver::PeerTask::new(config, peer, id, rib_tx.clone(), view.clone(), tx, rx);
         tokio::spawn(task.run());
     }
-    (peers, rib_tx)
+    Tasks {
+        peers,
+        rib: rib_tx,
+        views,
+    }
 }
 
 /// The RIB for `config`, with its peers added in configuration order (peer `i` of the file is
@@ -276,6 +295,40 @@ fn originated(config: &Config) -> Vec<(ipnet::IpNet, RouteAttrs)> {
             (o.prefix, RouteAttrs { attrs, next_hop })
         })
         .collect()
+}
+
+/// Starts the control socket (`[control] socket`) and the task that builds its snapshots on
+/// demand.
+fn start_control(
+    config: &Config,
+    rib: &mpsc::UnboundedSender<rib_task::RibInput>,
+    views: Vec<status::SharedView>,
+) -> Result<(), Error> {
+    let path = config.control.socket.clone();
+    let fixed = status::Fixed {
+        router_id: config.global.router_id,
+        started: std::time::SystemTime::now(),
+        restarting: config.restarting,
+        restart_wait: config.kernel.restart_wait,
+    };
+    let first = status::build(&fixed, &views, rib_task::RibView::default());
+    let (tx, rx) = tokio::sync::watch::channel(std::sync::Arc::new(first));
+    let (refresh, requests) = mpsc::channel(16);
+    tokio::spawn(status::run(fixed, views, rib.clone(), tx, requests));
+    let listener = crate::control::server::bind(&path).map_err(|source| Error::Control {
+        path: path.display().to_string(),
+        source,
+    })?;
+    tracing::info!("control socket on {}", path.display());
+    tokio::spawn(async move {
+        let options = crate::control::server::Options::default();
+        if let Err(e) =
+            crate::control::server::serve_bound(listener, rx, options, Some(refresh)).await
+        {
+            tracing::error!("control socket stopped: {e}");
+        }
+    });
+    Ok(())
 }
 
 /// The FIB task's input queue and the queue of routes it learns from the kernel.

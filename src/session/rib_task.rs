@@ -67,6 +67,8 @@ pub enum RibInput {
     SetOriginated(Vec<(ipnet::IpNet, RouteAttrs)>, HashSet<ipnet::IpNet>),
     /// A route learned from the kernel appeared or went away (`[[kernel.learn]]`).
     Learned(Learned),
+    /// The control socket wants the table and per-peer counts.
+    View(tokio::sync::oneshot::Sender<RibView>),
     /// The peer asked for our routes again (ROUTE-REFRESH, RFC 2918).
     RouteRefresh {
         /// The peer.
@@ -80,6 +82,18 @@ struct Member {
     out: mpsc::UnboundedSender<Bytes>,
     control: mpsc::Sender<Input>,
     ctx: Ctx,
+}
+
+/// The RIB as the control socket shows it.
+#[derive(Debug, Default)]
+pub struct RibView {
+    /// Every prefix with its paths, best first, with the reason each other path lost.
+    pub routes: Vec<crate::control::RouteInfo>,
+    /// Per configured peer (index = peer id − 1): (prefixes imported, prefixes where its path
+    /// is the best, stale paths kept for graceful restart).
+    pub peers: Vec<(u32, u32, u32)>,
+    /// The kernel table has settled after the start (every peer's End-of-RIB seen).
+    pub settled: bool,
 }
 
 /// The RIB task's state. Build with [`RibTask::new`], then spawn [`RibTask::run`].
@@ -140,6 +154,104 @@ impl RibTask {
         self.publish(prefixes);
         self.maybe_settle();
         self
+    }
+
+    /// The table and counts for the control socket.
+    fn view(&self) -> RibView {
+        use crate::control::{BgpPathInfo, Dest, PathInfo, PathOrigin, RouteInfo};
+        let now = std::time::SystemTime::now();
+        let n_peers = self.eor_missing.len().max(
+            (1..)
+                .take_while(|p| self.rib.peer_config(*p).is_some())
+                .count(),
+        );
+        let mut peers: Vec<(u32, u32, u32)> = vec![(0, 0, 0); n_peers];
+        let mut routes: Vec<RouteInfo> = Vec::new();
+        for (prefix, paths) in self.rib.routes() {
+            let reasons = self.rib.reasons(prefix);
+            let mut infos = Vec::with_capacity(paths.len());
+            for (i, p) in paths.iter().enumerate() {
+                let peer = p.peer();
+                if peer != LOCAL {
+                    if let Some(c) = peers.get_mut(peer as usize - 1) {
+                        if p.path_id() == 0 || !paths.iter().take(i).any(|q| q.peer() == peer) {
+                            c.0 += 1;
+                        }
+                        if i == 0 {
+                            c.1 += 1;
+                        }
+                        if p.is_stale() {
+                            c.2 += 1;
+                        }
+                    }
+                }
+                let a = &p.attrs().attrs;
+                let gateway = p.attrs().next_hop.map(|h| h.addr());
+                let dest = match gateway {
+                    Some(gateway) => Dest::Router {
+                        gateway,
+                        iface: String::new(),
+                    },
+                    None if self.blackholes.contains(&prefix) => Dest::Blackhole,
+                    None => Dest::Unreachable,
+                };
+                let bgp = gateway.map(|next_hop| BgpPathInfo {
+                    origin: match a.origin {
+                        Some(crate::wire::Origin::Igp) => PathOrigin::Igp,
+                        Some(crate::wire::Origin::Egp) => PathOrigin::Egp,
+                        _ => PathOrigin::Incomplete,
+                    },
+                    as_path: a
+                        .as_path
+                        .as_ref()
+                        .map(|p| p.asns().collect())
+                        .unwrap_or_default(),
+                    next_hop,
+                    local_pref: a.local_pref,
+                    med: a.med,
+                    communities: a
+                        .communities
+                        .iter()
+                        .map(|c| format!("{}:{}", c.0 >> 16, c.0 & 0xffff))
+                        .collect(),
+                    igp_metric: None,
+                    originator_id: a.originator_id,
+                    cluster_list: a.cluster_list.clone(),
+                });
+                infos.push(PathInfo {
+                    dest,
+                    protocol: if peer == LOCAL {
+                        if p.path_id() == crate::rib::LEARNED {
+                            "kernel1".into()
+                        } else {
+                            "static1".into()
+                        }
+                    } else {
+                        self.name(peer)
+                    },
+                    since: now,
+                    from: None,
+                    primary: i == 0,
+                    preference: if peer == LOCAL { 200 } else { 100 },
+                    bgp,
+                    lost_reason: reasons
+                        .get(i)
+                        .copied()
+                        .flatten()
+                        .map(|r| r.as_str().to_string()),
+                });
+            }
+            routes.push(RouteInfo {
+                prefix,
+                paths: infos,
+            });
+        }
+        routes.sort_by_key(|r| r.prefix);
+        RibView {
+            routes,
+            peers,
+            settled: self.settled,
+        }
     }
 
     /// What the kernel should have for `prefix`.
@@ -354,6 +466,9 @@ impl RibTask {
                         .withdraw_originated_path(prefix, crate::rib::LEARNED),
                 };
                 self.deliver(outputs);
+            }
+            RibInput::View(reply) => {
+                let _ = reply.send(self.view());
             }
             RibInput::RouteRefresh { peer, family } => {
                 let outputs = self.rib.refresh(peer, family);
