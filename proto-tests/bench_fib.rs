@@ -60,7 +60,13 @@ fn main() {
         child(&spec);
         return;
     }
-    let quick = std::env::args().any(|a| a == "--quick");
+    // `cargo bench` passes `--bench`. Without it (as when `cargo test --all-targets` runs this
+    // harness-less target) only a small smoke run happens, like `--quick`.
+    let bench_mode = std::env::args().any(|a| a == "--bench");
+    let quick = !bench_mode || std::env::args().any(|a| a == "--quick");
+    if !bench_mode {
+        println!("smoke run only (no --bench flag); `cargo bench --bench fib` measures");
+    }
     let sizes = std::env::var("WREN_BENCH_FIB_SIZES").unwrap_or_else(|_| {
         if quick {
             "10000".to_owned()

@@ -202,6 +202,8 @@ struct PeerSlot {
     router_id: Ipv4Addr,
     group: Option<GroupId>,
     rejected: u64,
+    /// Left the configuration ([`Rib::remove_peer`]).
+    removed: bool,
 }
 
 #[derive(Debug)]
@@ -657,6 +659,7 @@ impl Rib {
             router_id: global.router_id,
             group: None,
             rejected: 0,
+            removed: false,
         };
         Rib {
             global,
@@ -701,9 +704,28 @@ impl Rib {
             router_id: Ipv4Addr::UNSPECIFIED,
             group: None,
             rejected: 0,
+            removed: false,
         });
         self.adj_in.push(AdjIn::default());
         id
+    }
+
+    /// Removes a peer that left the configuration: its paths are withdrawn (no graceful
+    /// restart), it leaves its group, and its id is never reused.
+    pub fn remove_peer(&mut self, peer: PeerId) -> Vec<Output> {
+        if peer == LOCAL {
+            return Vec::new();
+        }
+        let (out, _) = self.peer_down(peer, false);
+        if let Some(slot) = self.peers.get_mut(peer as usize) {
+            slot.removed = true;
+        }
+        out
+    }
+
+    /// Whether the peer was removed ([`Rib::remove_peer`]).
+    pub fn is_removed(&self, peer: PeerId) -> bool {
+        self.peers.get(peer as usize).is_none_or(|s| s.removed)
     }
 
     /// The peer's configuration.

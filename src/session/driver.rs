@@ -72,6 +72,9 @@ pub enum Input {
     /// (RFC 4486 subcode 2) on every connection, let the writers flush, then report on `done`
     /// and end the task.
     Shutdown(tokio::sync::oneshot::Sender<()>),
+    /// The peer was removed from the configuration: send Cease/Peer De-configured (RFC 4486
+    /// subcode 3) on an established session, let the writers flush, report on `done`, end.
+    Deconfigured(tokio::sync::oneshot::Sender<()>),
     /// The connection was closed by the peer or failed.
     Closed {
         /// The connection's direction.
@@ -177,7 +180,14 @@ impl PeerTask {
             let next = self.timers.values().min().copied();
             tokio::select! {
                 input = self.rx.recv() => match input {
-                    Some(Input::Shutdown(done)) => return self.shutdown(done),
+                    Some(Input::Shutdown(done)) => return self.shutdown(done, None),
+                    Some(Input::Deconfigured(done)) => {
+                        let n = Notification::new(
+                            wire::code::CEASE,
+                            wire::cease_subcode::PEER_DECONFIGURED,
+                        );
+                        return self.shutdown(done, Some(n));
+                    }
                     Some(input) => self.on_input(input),
                     None => return,
                 },
@@ -188,14 +198,24 @@ impl PeerTask {
 
     /// Sends Cease/Administrative Shutdown on every connection (the FSM's ManualStop), then waits
     /// in the background, at most [`SHUTDOWN_FLUSH`], for the writers to flush and close.
-    fn shutdown(mut self, done: tokio::sync::oneshot::Sender<()>) {
+    fn shutdown(mut self, done: tokio::sync::oneshot::Sender<()>, cease: Option<Notification>) {
         let writers: Vec<JoinHandle<()>> = self
             .conns
             .values_mut()
             .filter_map(|c| c.writer.take())
             .collect();
-        let actions = self.peer.stop();
-        self.apply_all(actions);
+        match cease {
+            Some(n) => {
+                let dirs: Vec<Direction> = self.conns.keys().copied().collect();
+                for dir in dirs {
+                    self.handle(dir, Event::AutomaticStop(n.clone()));
+                }
+            }
+            None => {
+                let actions = self.peer.stop();
+                self.apply_all(actions);
+            }
+        }
         self.conns.clear();
         self.abandon_connect();
         tracing::info!("peer {}: stopped", self.name);
@@ -265,7 +285,7 @@ impl PeerTask {
                 }
             }
             // Handled by `run`, which ends the task.
-            Input::Shutdown(_) => {}
+            Input::Shutdown(_) | Input::Deconfigured(_) => {}
             Input::Stop(notification) => {
                 let established = self
                     .conns

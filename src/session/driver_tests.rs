@@ -1,6 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -101,8 +100,8 @@ async fn the_listener_rejects_unknown_addresses_with_cease_connection_rejected()
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(super::super::listener::accept_loop(
-        listener,
-        HashMap::new(),
+        std::sync::Arc::new(listener),
+        Default::default(),
     ));
     let mut s = TcpStream::connect(addr).await.unwrap();
     let m = tokio::time::timeout(Duration::from_secs(10), read_msg(&mut s))
@@ -202,7 +201,7 @@ async fn shutting_a_peer_down_sends_cease_administrative_shutdown_and_closes() {
     };
     assert!(eor.as_end_of_rib().is_some());
     let (done, wait) = tokio::sync::oneshot::channel();
-    let tx = peers.values().next().unwrap();
+    let tx = peers.read().unwrap().values().next().unwrap().clone();
     tx.send(Input::Shutdown(done)).await.unwrap();
     let Message::Notification(n) = read_non_keepalive(&mut s).await else {
         panic!("expected NOTIFICATION");

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -14,12 +15,16 @@ use crate::wire::{self, cease_subcode, code, Ctx, Message, Notification};
 
 use super::driver::Input;
 
+/// The configured peers' task queues by address, shared with the code that adds and removes
+/// peers at run time.
+pub type PeerMap = Arc<RwLock<HashMap<IpAddr, mpsc::Sender<Input>>>>;
+
 /// How long a rejected connection gets to take its NOTIFICATION.
 const REJECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Accepts connections forever. A connection from a configured peer's address goes to that peer's
 /// task, which takes it or rejects it; any other is rejected here.
-pub async fn accept_loop(listener: TcpListener, peers: HashMap<IpAddr, mpsc::Sender<Input>>) {
+pub async fn accept_loop(listener: Arc<TcpListener>, peers: PeerMap) {
     loop {
         let (stream, remote) = match listener.accept().await {
             Ok(x) => x,
@@ -30,7 +35,8 @@ pub async fn accept_loop(listener: TcpListener, peers: HashMap<IpAddr, mpsc::Sen
             }
         };
         let ip = remote.ip().to_canonical();
-        match peers.get(&ip) {
+        let tx = peers.read().ok().and_then(|m| m.get(&ip).cloned());
+        match tx {
             Some(tx) => {
                 if let Err(e) = tx.try_send(Input::Inbound(stream)) {
                     tracing::warn!("connection from {remote} rejected: its peer task is busy");

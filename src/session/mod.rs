@@ -141,8 +141,9 @@ pub async fn run(config: Config) -> Result<(), Error> {
         Some((fib, learned)) => (Some(fib), Some(learned)),
         None => (None, None),
     };
-    let Tasks { peers, rib, views } = spawn_tasks(&config, fib);
-    start_control(&config, &rib, views)?;
+    let mut tasks = spawn_tasks(&config, fib);
+    let rib = tasks.rib.clone();
+    start_control(&config, &rib, tasks.views.clone())?;
     if let Some(mut learned) = learned {
         let rib = rib.clone();
         tokio::spawn(async move {
@@ -153,8 +154,9 @@ pub async fn run(config: Config) -> Result<(), Error> {
             }
         });
     }
-    let peers_for_shutdown = peers.clone();
-    tokio::spawn(listener::accept_loop(listener, peers));
+    let listener = std::sync::Arc::new(listener);
+    tokio::spawn(listener::accept_loop(listener.clone(), tasks.peers.clone()));
+    let mut config = config;
 
     loop {
         tokio::select! {
@@ -166,7 +168,15 @@ pub async fn run(config: Config) -> Result<(), Error> {
                 tracing::info!("SIGINT: shutting down");
                 break;
             }
-            _ = hup.recv() => reload(&config, &rib),
+            _ = hup.recv() => {
+                if let Some(fresh) = reload(&config, &rib) {
+                    apply_peers(&config, &fresh, &mut tasks, &listener).await;
+                    config = Config {
+                        restarting: config.restarting,
+                        ..fresh
+                    };
+                }
+            }
         }
     }
     if config.global.graceful_restart {
@@ -176,7 +186,12 @@ pub async fn run(config: Config) -> Result<(), Error> {
     } else {
         tracing::info!("sending Cease/Administrative Shutdown to every peer");
         let mut waits = Vec::new();
-        for tx in peers_for_shutdown.values() {
+        let peers: Vec<mpsc::Sender<driver::Input>> = tasks
+            .peers
+            .read()
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
+        for tx in &peers {
             let (done, wait) = tokio::sync::oneshot::channel();
             if tx.send(driver::Input::Shutdown(done)).await.is_ok() {
                 waits.push(wait);
@@ -190,9 +205,10 @@ pub async fn run(config: Config) -> Result<(), Error> {
 }
 
 /// SIGHUP: re-reads the configuration file and applies its `[[originate]]` list (announcing new
-/// prefixes and withdrawing removed ones). Other changes need a restart and are reported; a
-/// file that does not load is reported and changes nothing.
-fn reload(config: &Config, rib: &mpsc::UnboundedSender<rib_task::RibInput>) {
+/// prefixes and withdrawing removed ones); returns the new configuration for the peer changes
+/// ([`apply_peers`]). `[global]`, `[control]` and `[kernel]` changes need a restart and are
+/// reported; a file that does not load is reported and changes nothing.
+fn reload(config: &Config, rib: &mpsc::UnboundedSender<rib_task::RibInput>) -> Option<Config> {
     let fresh = if config.origin == crate::config::EMBEDDED_ORIGIN {
         Config::embedded_default()
     } else {
@@ -202,12 +218,16 @@ fn reload(config: &Config, rib: &mpsc::UnboundedSender<rib_task::RibInput>) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("SIGHUP: configuration not reloaded: {e}");
-            return;
+            return None;
         }
     };
-    if fresh.global != config.global || fresh.peers != config.peers {
+    if fresh.global != config.global
+        || fresh.control != config.control
+        || fresh.kernel != config.kernel
+    {
         tracing::warn!(
-            "SIGHUP: [global] and [[peer]] changes in {} need a restart; only [[originate]] is applied",
+            "SIGHUP: [global], [control] and [kernel] changes in {} need a restart; \
+             [[peer]] and [[originate]] changes are applied",
             config.origin
         );
     }
@@ -216,16 +236,84 @@ fn reload(config: &Config, rib: &mpsc::UnboundedSender<rib_task::RibInput>) {
         originated(&fresh),
         blackholes(&fresh),
     ));
+    Some(fresh)
+}
+
+/// Applies the difference between the peers of `old` and `new`: a removed peer gets
+/// Cease/Peer De-configured and its routes are withdrawn; an added one starts; a peer whose
+/// settings changed (AS, password, timers, …) is removed and added again — only that peer's
+/// session resets. Unchanged peers are not touched.
+async fn apply_peers(
+    old: &Config,
+    new: &Config,
+    tasks: &mut Tasks,
+    listener: &tokio::net::TcpListener,
+) {
+    let key = |p: &crate::config::Peer| p.address.to_canonical();
+    let before: HashMap<IpAddr, &crate::config::Peer> =
+        old.peers.iter().map(|p| (key(p), p)).collect();
+    let after: HashMap<IpAddr, &crate::config::Peer> =
+        new.peers.iter().map(|p| (key(p), p)).collect();
+    let (mut removed, mut added, mut changed) = (0, 0, 0);
+    for (addr, p) in &before {
+        match after.get(addr) {
+            None => {
+                tracing::info!("SIGHUP: peer {} removed", p.name);
+                tasks.stop_peer(*addr).await;
+                removed += 1;
+            }
+            Some(q) if q != p => {
+                tracing::info!(
+                    "SIGHUP: peer {} changed; resetting only its session",
+                    p.name
+                );
+                tasks.stop_peer(*addr).await;
+                install_key(listener, new, q);
+                tasks.add_peer(new, q).await;
+                changed += 1;
+            }
+            Some(_) => {}
+        }
+    }
+    for p in &new.peers {
+        if !before.contains_key(&key(p)) {
+            tracing::info!("SIGHUP: peer {} added", p.name);
+            install_key(listener, new, p);
+            tasks.add_peer(new, p).await;
+            added += 1;
+        }
+    }
+    tracing::info!("SIGHUP: peers: {added} added, {removed} removed, {changed} reset");
+}
+
+/// Installs `peer`'s TCP-MD5 key on the running listener (a key for an address replaces the
+/// previous one), so that its signed SYNs are accepted.
+fn install_key(listener: &tokio::net::TcpListener, config: &Config, peer: &crate::config::Peer) {
+    let Some(password) = &peer.password else {
+        return;
+    };
+    let addr = match (config.global.listen_address, peer.address) {
+        (IpAddr::V6(_), IpAddr::V4(a)) => IpAddr::V6(a.to_ipv6_mapped()),
+        (_, a) => a,
+    };
+    if let Err(e) = crate::sockopt::set_md5_key(listener, addr, password.expose().as_bytes()) {
+        tracing::error!(
+            "peer {}: cannot install its TCP-MD5 key on the listener: {e}",
+            peer.name
+        );
+    }
 }
 
 /// The running tasks' handles.
 pub struct Tasks {
     /// The peer tasks' input queues by peer address (for the listener).
-    pub peers: HashMap<IpAddr, mpsc::Sender<driver::Input>>,
+    pub peers: listener::PeerMap,
     /// The RIB task's queue.
     pub rib: mpsc::UnboundedSender<rib_task::RibInput>,
-    /// What each peer task publishes for the control socket, in configuration order.
-    pub views: Vec<status::SharedView>,
+    /// What each peer task publishes for the control socket.
+    pub views: status::Views,
+    /// Each running peer's RIB id, by address.
+    pub ids: HashMap<IpAddr, PeerId>,
 }
 
 /// Starts the RIB task and one task per peer; with `fib`, the RIB task sends its best routes
@@ -244,19 +332,68 @@ pub fn spawn_tasks(
         task = task.with_fib(fib, &ids, blackholes(config));
     }
     tokio::spawn(task.run());
-    let mut peers = HashMap::new();
-    let views = status::views(config);
-    for ((i, peer), view) in config.peers.iter().enumerate().zip(views.iter()) {
-        let (tx, rx) = mpsc::channel(driver::INPUT_QUEUE);
-        peers.insert(peer.address.to_canonical(), tx.clone());
+    let mut tasks = Tasks {
+        peers: listener::PeerMap::default(),
+        rib: rib_tx,
+        views: status::Views::default(),
+        ids: HashMap::new(),
+    };
+    for (i, peer) in config.peers.iter().enumerate() {
         let id = PeerId::try_from(i + 1).unwrap_or(PeerId::MAX);
-        let task = driver::PeerTask::new(config, peer, id, rib_tx.clone(), view.clone(), tx, rx);
+        tasks.start_peer(config, peer, id);
+    }
+    tasks
+}
+
+impl Tasks {
+    /// Starts the task of `peer`, already known to the RIB as `id`.
+    fn start_peer(&mut self, config: &Config, peer: &crate::config::Peer, id: PeerId) {
+        let (tx, rx) = mpsc::channel(driver::INPUT_QUEUE);
+        let address = peer.address.to_canonical();
+        if let Ok(mut m) = self.peers.write() {
+            m.insert(address, tx.clone());
+        }
+        let view = status::view(peer);
+        if let Ok(mut vs) = self.views.lock() {
+            vs.push((id, view.clone()));
+        }
+        self.ids.insert(address, id);
+        let task = driver::PeerTask::new(config, peer, id, self.rib.clone(), view, tx, rx);
         tokio::spawn(task.run());
     }
-    Tasks {
-        peers,
-        rib: rib_tx,
-        views,
+
+    /// Stops the task of the peer at `address` with Cease/Peer De-configured and removes it
+    /// from the RIB (its routes are withdrawn), the listener and the control socket.
+    async fn stop_peer(&mut self, address: IpAddr) {
+        let address = address.to_canonical();
+        let tx = self.peers.write().ok().and_then(|mut m| m.remove(&address));
+        if let Some(tx) = tx {
+            let (done, wait) = tokio::sync::oneshot::channel();
+            if tx.send(driver::Input::Deconfigured(done)).await.is_ok() {
+                let _ = wait.await;
+            }
+        }
+        if let Some(id) = self.ids.remove(&address) {
+            if let Ok(mut vs) = self.views.lock() {
+                vs.retain(|(i, _)| *i != id);
+            }
+            let _ = self.rib.send(rib_task::RibInput::RemovePeer(id));
+        }
+    }
+
+    /// Adds `peer` at run time: the RIB assigns its id, then its task starts.
+    async fn add_peer(&mut self, config: &Config, peer: &crate::config::Peer) {
+        let (reply, id) = tokio::sync::oneshot::channel();
+        let add = rib_task::RibInput::AddPeer {
+            config: config.rib_peer(peer),
+            reply,
+        };
+        if self.rib.send(add).is_err() {
+            return;
+        }
+        if let Ok(id) = id.await {
+            self.start_peer(config, peer, id);
+        }
     }
 }
 
@@ -302,7 +439,7 @@ fn originated(config: &Config) -> Vec<(ipnet::IpNet, RouteAttrs)> {
 fn start_control(
     config: &Config,
     rib: &mpsc::UnboundedSender<rib_task::RibInput>,
-    views: Vec<status::SharedView>,
+    views: status::Views,
 ) -> Result<(), Error> {
     let path = config.control.socket.clone();
     let fixed = status::Fixed {

@@ -67,6 +67,15 @@ pub enum RibInput {
     SetOriginated(Vec<(ipnet::IpNet, RouteAttrs)>, HashSet<ipnet::IpNet>),
     /// A route learned from the kernel appeared or went away (`[[kernel.learn]]`).
     Learned(Learned),
+    /// A peer was added to the configuration (SIGHUP or the datastore); the reply is its id.
+    AddPeer {
+        /// Its routing settings.
+        config: crate::rib::PeerConfig,
+        /// Where its id goes.
+        reply: tokio::sync::oneshot::Sender<PeerId>,
+    },
+    /// A peer left the configuration: its routes are withdrawn at once.
+    RemovePeer(PeerId),
     /// The control socket wants the table and per-peer counts.
     View(tokio::sync::oneshot::Sender<RibView>),
     /// The peer asked for our routes again (ROUTE-REFRESH, RFC 2918).
@@ -466,6 +475,23 @@ impl RibTask {
                         .withdraw_originated_path(prefix, crate::rib::LEARNED),
                 };
                 self.deliver(outputs);
+            }
+            RibInput::AddPeer { config, reply } => {
+                let id = self.rib.add_peer(config);
+                let _ = reply.send(id);
+            }
+            RibInput::RemovePeer(peer) => {
+                self.members.remove(&peer);
+                self.stale_deadline.remove(&peer);
+                self.eor_missing.remove(&peer);
+                let before = self.rib.prefix_count(peer);
+                let outputs = self.rib.remove_peer(peer);
+                tracing::info!(
+                    "peer {}: removed from the configuration; withdrew its {before} prefixes",
+                    self.name(peer)
+                );
+                self.deliver(outputs);
+                self.maybe_settle();
             }
             RibInput::View(reply) => {
                 let _ = reply.send(self.view());

@@ -9,7 +9,6 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use super::rib_task::{RibInput, RibView};
-use crate::config::Config;
 use crate::control::{self, BgpInfo, BgpState, ProtoKind, ProtoState, ProtocolInfo, Snapshot};
 use crate::fsm;
 
@@ -60,29 +59,26 @@ pub struct PeerView {
 /// A shared, updatable [`PeerView`].
 pub type SharedView = Arc<Mutex<PeerView>>;
 
-/// The views of every configured peer, in configuration order.
-pub fn views(config: &Config) -> Vec<SharedView> {
-    let now = SystemTime::now();
-    config
-        .peers
-        .iter()
-        .map(|p| {
-            Arc::new(Mutex::new(PeerView {
-                name: p.name.clone(),
-                address: p.address,
-                remote_asn: p.asn,
-                local_asn: p.local_asn,
-                ibgp: p.is_ibgp(),
-                rr_client: p.rr_client,
-                passive: p.passive,
-                state: fsm::State::Idle,
-                since: now,
-                last_error: None,
-                session: None,
-                counters: control::PeerCounters::default(),
-            }))
-        })
-        .collect()
+/// Every running peer's view with its RIB id, in configuration order; peers come and go at
+/// run time.
+pub type Views = Arc<Mutex<Vec<(crate::rib::PeerId, SharedView)>>>;
+
+/// A new view for `peer`.
+pub fn view(p: &crate::config::Peer) -> SharedView {
+    Arc::new(Mutex::new(PeerView {
+        name: p.name.clone(),
+        address: p.address,
+        remote_asn: p.asn,
+        local_asn: p.local_asn,
+        ibgp: p.is_ibgp(),
+        rr_client: p.rr_client,
+        passive: p.passive,
+        state: fsm::State::Idle,
+        since: SystemTime::now(),
+        last_error: None,
+        session: None,
+        counters: control::PeerCounters::default(),
+    }))
 }
 
 /// BIRD's words for a session that went down (`Received: …`, `Socket: …`, …).
@@ -127,15 +123,24 @@ pub struct Fixed {
 }
 
 /// Builds one snapshot from the peer views and the RIB's answer.
-pub fn build(fixed: &Fixed, views: &[SharedView], rib: RibView) -> Snapshot {
+pub fn build(fixed: &Fixed, views: &Views, rib: RibView) -> Snapshot {
     let now = SystemTime::now();
+    let views: Vec<(crate::rib::PeerId, PeerView)> = views
+        .lock()
+        .map(|vs| {
+            vs.iter()
+                .filter_map(|(id, v)| v.lock().ok().map(|g| (*id, g.clone())))
+                .collect()
+        })
+        .unwrap_or_default();
     let mut protocols = Vec::with_capacity(views.len());
-    for (i, v) in views.iter().enumerate() {
-        let Ok(v) = v.lock().map(|g| g.clone()) else {
-            continue;
-        };
+    for (id, v) in views {
         let up = v.state == fsm::State::Established;
-        let counts = rib.peers.get(i).copied().unwrap_or_default();
+        let counts = rib
+            .peers
+            .get((id as usize).saturating_sub(1))
+            .copied()
+            .unwrap_or_default();
         let session = v.session.as_ref().map(|s| control::SessionInfo {
             neighbor_id: s.router_id,
             neighbor_caps: s.caps.clone(),
@@ -224,7 +229,7 @@ pub fn build(fixed: &Fixed, views: &[SharedView], rib: RibView) -> Snapshot {
 /// snapshot and publishes it on `tx` before acknowledging.
 pub async fn run(
     fixed: Fixed,
-    views: Vec<SharedView>,
+    views: Views,
     rib: mpsc::UnboundedSender<RibInput>,
     tx: watch::Sender<Arc<Snapshot>>,
     mut requests: mpsc::Receiver<oneshot::Sender<()>>,
