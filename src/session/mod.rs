@@ -38,7 +38,8 @@
 //! `graceful_restart = false` every peer first gets Cease/Administrative Shutdown (RFC 4486
 //! subcode 2) and its queued messages are flushed (at most [`driver::SHUTDOWN_FLUSH`]).
 //!
-//! Reload: SIGHUP re-reads the file and applies its `[[originate]]` list.
+//! Reload: SIGHUP re-reads the file and applies its `[[originate]]` list and its peer changes
+//! ([`apply_peers`]).
 
 pub mod driver;
 pub mod listener;
