@@ -8,7 +8,10 @@
 //!   check counts only `Established` rows);
 //! * `wren show route PREFIX --json` lists both paths, the best (shorter AS path) first, and
 //!   gives the other one's losing reason, `longer as-path`;
-//! * `wren status` exits 0.
+//! * `wren status` exits 0;
+//! * a Prometheus scrape of `[metrics] listen` (inside wren's namespace) shows the two sessions
+//!   up and the silent one down, one accepted prefix from each ToR, one RIB prefix with two paths,
+//!   and at least one kernel operation.
 //!
 //! Needs root, `gobgpd` and `birdc`, so `#[ignore]`d and run by `make test`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -80,6 +83,7 @@ fn birdc_and_wren_show_read_a_live_wren_with_sessions_routes_and_losing_reasons(
 
     let config = format!(
         "[global]\nasn = {WREN_AS}\nrouter_id = \"{}\"\n\n[control]\nsocket = \"{}\"\n\n\
+         [metrics]\nlisten = \"127.0.0.1:9179\"\n\n\
          [[peer]]\nname = \"tor1\"\naddress = \"{}\"\nasn = 65001\nconnect_retry = 3\nhold_time = 9\n\n\
          [[peer]]\nname = \"tor2\"\naddress = \"{}\"\nasn = 65002\nconnect_retry = 3\nhold_time = 9\n\n\
          [[peer]]\nname = \"silent\"\naddress = \"{}\"\nasn = 65003\nconnect_retry = 3\nhold_time = 9\n",
@@ -145,5 +149,42 @@ fn birdc_and_wren_show_read_a_live_wren_with_sessions_routes_and_losing_reasons(
     assert!(out.contains("longer as-path"), "{out}");
     let (code, out) = run(wren_bin, &["status", "--socket", &sock]);
     assert_eq!(code, 0, "{out}");
+
+    // Prometheus, scraped from inside wren's namespace.
+    let scrape = || -> String {
+        let out = w
+            .exec_output(&[
+                "bash",
+                "-c",
+                "exec 3<>/dev/tcp/127.0.0.1/9179; printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3",
+            ])
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let text = scrape();
+    let v = |series: &str| wren::metrics::sample_value(&text, series);
+    assert_eq!(v("wren_peer_up{peer=\"tor1\"}"), Some(1.0), "{text}");
+    assert_eq!(v("wren_peer_up{peer=\"tor2\"}"), Some(1.0), "{text}");
+    assert_eq!(v("wren_peer_up{peer=\"silent\"}"), Some(0.0), "{text}");
+    assert_eq!(
+        v("wren_peer_prefixes_accepted{peer=\"tor1\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        v("wren_peer_prefixes_accepted{peer=\"tor2\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(v("wren_rib_prefixes"), Some(1.0), "{text}");
+    assert_eq!(v("wren_rib_paths"), Some(2.0), "{text}");
+    assert!(
+        v("wren_peer_updates_received_total{peer=\"tor1\"}").unwrap_or(0.0) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        v("wren_fib_operations_total{op=\"add\"}").unwrap_or(0.0) >= 1.0,
+        "{text}"
+    );
     assert!(wren.proc().is_running(), "{}", wren.log());
 }

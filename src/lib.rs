@@ -18,9 +18,9 @@
 //! | [`sockopt`] | adapter | TCP-MD5 and GTSM socket options: the one module allowed `unsafe`     |
 //! | [`session`] | adapter | tokio TCP sessions driving `fsm`; the listener; the RIB task; `run`    |
 //! | [`fib`]     | adapter | kernel routes over netlink behind the `Fib` trait; pure sync + reconcile |
-//! | `datastore` | adapter | etcd v3 (Calico) and static TOML sources, behind a trait   (planned)  |
+//! | [`datastore`] | adapter | etcd v3 list-then-watch with resync on reconnect, TLS           |
 //! | [`control`] | adapter | BIRD-compatible control socket and the `wren` CLI                    |
-//! | `metrics`   | adapter | Prometheus exposition                                      (planned)  |
+//! | [`metrics`] | adapter | Prometheus exposition over a small HTTP endpoint                     |
 //!
 //! ## Dependency rules
 //!
@@ -31,8 +31,10 @@
 
 pub mod config;
 pub mod control;
+pub mod datastore;
 pub mod fib;
 pub mod fsm;
+pub mod metrics;
 pub mod rib;
 pub mod session;
 pub mod sockopt;

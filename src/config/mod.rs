@@ -34,8 +34,8 @@ use crate::wire::{
 };
 
 pub use raw::{
-    AddPaths, FamilyName, RawConfig, RawControl, RawGlobal, RawKernel, RawLearn, RawOriginate,
-    RawPeer, RawTunnel, TunnelModeName,
+    AddPaths, FamilyName, RawConfig, RawControl, RawGlobal, RawKernel, RawLearn, RawMetrics,
+    RawOriginate, RawPeer, RawTunnel, TunnelModeName,
 };
 
 /// The annotated default configuration, `config/wren.toml`, compiled into the binary.
@@ -289,6 +289,8 @@ pub struct Config {
     pub originate: Vec<Originate>,
     /// `[kernel]`.
     pub kernel: Kernel,
+    /// `[metrics]`: the Prometheus endpoint (off by default).
+    pub metrics: crate::metrics::MetricsSettings,
     /// Not from the file: wren was started after a restart of its own (`wren run
     /// --graceful-restart`), so its OPENs set the Restart State bit (RFC 4724 §3).
     pub restarting: bool,

@@ -38,6 +38,17 @@ pub struct RawConfig {
     /// `[kernel]` (optional).
     #[serde(default)]
     pub kernel: RawKernel,
+    /// `[metrics]` (optional).
+    #[serde(default)]
+    pub metrics: RawMetrics,
+}
+
+/// `[metrics]` as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    /// Address and port of the Prometheus endpoint (default: off).
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// `[kernel]` as written.
@@ -386,6 +397,9 @@ impl RawConfig {
         Ok(Config {
             origin: origin.to_string(),
             kernel,
+            metrics: crate::metrics::MetricsSettings {
+                listen: self.metrics.listen,
+            },
             global,
             control,
             peers,

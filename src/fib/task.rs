@@ -49,6 +49,8 @@ pub struct KernelIo {
     pub learn: Vec<LearnRule>,
     /// Where learned routes go (the RIB).
     pub learned: Option<mpsc::UnboundedSender<Learned>>,
+    /// Counts operations and failures (`wren_fib_operations_total`, `wren_fib_failures_total`).
+    pub metrics: Option<std::sync::Arc<crate::metrics::Metrics>>,
 }
 
 /// What the task knows about the kernel besides the sync state.
@@ -144,6 +146,7 @@ pub async fn run<F: Fib>(
     };
     watch.relearn(&existing);
     let mut events = kernel.events;
+    let metrics = kernel.metrics;
     let mut sync = Sync::new(settings, existing);
     let mut ops = sync.set_local_addresses(watch.local_prefixes());
     tracing::info!(
@@ -157,7 +160,13 @@ pub async fn run<F: Fib>(
     tokio::pin!(deadline);
     loop {
         if !ops.is_empty() {
-            apply(&mut fib, &mut sync, std::mem::take(&mut ops)).await;
+            apply(
+                &mut fib,
+                &mut sync,
+                std::mem::take(&mut ops),
+                metrics.as_deref(),
+            )
+            .await;
         }
         let first = tokio::select! {
             input = rx.recv() => match input {
@@ -266,8 +275,25 @@ async fn on_event<F: Fib>(
     }
 }
 
-async fn apply<F: Fib>(fib: &mut F, sync: &mut Sync, ops: Vec<Op>) {
+async fn apply<F: Fib>(
+    fib: &mut F,
+    sync: &mut Sync,
+    ops: Vec<Op>,
+    metrics: Option<&crate::metrics::Metrics>,
+) {
+    use crate::metrics::FibOp;
     let n = ops.len();
+    let kind = |op: &Op| match op {
+        Op::Add(_) => FibOp::Add,
+        Op::Replace(_) => FibOp::Replace,
+        Op::Delete(_) => FibOp::Delete,
+    };
+    let mut attempted = [0u64; 3];
+    for op in &ops {
+        if let Some(a) = attempted.get_mut(kind(op) as usize) {
+            *a += 1;
+        }
+    }
     if tracing::enabled!(tracing::Level::DEBUG) {
         for op in &ops {
             match op {
@@ -291,6 +317,22 @@ async fn apply<F: Fib>(fib: &mut F, sync: &mut Sync, ops: Vec<Op>) {
         "kernel: applied {n} operations, {} failed",
         result.failed.len()
     );
+    if let Some(m) = metrics {
+        let mut failed = [0u64; 3];
+        for (op, _) in &result.failed {
+            if let Some(f) = failed.get_mut(kind(op) as usize) {
+                *f += 1;
+            }
+        }
+        for op in [FibOp::Add, FibOp::Replace, FibOp::Delete] {
+            let i = op as usize;
+            let a = attempted.get(i).copied().unwrap_or(0);
+            let f = failed.get(i).copied().unwrap_or(0);
+            if a > 0 {
+                m.add_fib(op, a, f);
+            }
+        }
+    }
     sync.applied(&result);
 }
 

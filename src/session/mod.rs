@@ -66,6 +66,17 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+    /// The metrics registry could not be built.
+    #[error("metrics: {0}")]
+    Metrics(String),
+    /// The metrics endpoint could not be opened.
+    #[error("metrics endpoint {addr}: {source}")]
+    MetricsListen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// The control socket could not be created.
     #[error("control socket {path}: {source}")]
     Control {
@@ -138,13 +149,18 @@ pub async fn run(config: Config) -> Result<(), Error> {
         config.peers.len()
     );
 
-    let (fib, learned) = match start_kernel(&config).await? {
+    let metrics = match crate::metrics::Metrics::new() {
+        Ok(m) => std::sync::Arc::new(m),
+        Err(e) => return Err(Error::Metrics(e.to_string())),
+    };
+    let (fib, learned) = match start_kernel(&config, &metrics).await? {
         Some((fib, learned)) => (Some(fib), Some(learned)),
         None => (None, None),
     };
     let mut tasks = spawn_tasks(&config, fib);
     let rib = tasks.rib.clone();
     start_control(&config, &rib, tasks.views.clone())?;
+    start_metrics(&config, &rib, tasks.views.clone(), metrics.clone()).await?;
     if let Some(mut learned) = learned {
         let rib = rib.clone();
         tokio::spawn(async move {
@@ -469,6 +485,44 @@ fn start_control(
     Ok(())
 }
 
+/// Serves Prometheus metrics on `[metrics] listen` when set; each scrape first refreshes the
+/// per-peer and RIB gauges from the peer views and the RIB task.
+async fn start_metrics(
+    config: &Config,
+    rib: &mpsc::UnboundedSender<rib_task::RibInput>,
+    views: status::Views,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
+) -> Result<(), Error> {
+    let Some(addr) = config.metrics.listen else {
+        return Ok(());
+    };
+    // Static configuration: the "datastore" is always in sync.
+    metrics.set_datastore(true, std::time::Duration::ZERO);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| Error::MetricsListen { addr, source })?;
+    tracing::info!("metrics on http://{addr}/metrics");
+    let (refresh, mut requests) = mpsc::channel::<tokio::sync::oneshot::Sender<()>>(16);
+    let rib = rib.clone();
+    let m = metrics.clone();
+    tokio::spawn(async move {
+        let mut known: std::collections::HashSet<String> = std::collections::HashSet::new();
+        while let Some(done) = requests.recv().await {
+            let (ask, answer) = tokio::sync::oneshot::channel();
+            if rib.send(rib_task::RibInput::View(ask)).is_err() {
+                return;
+            }
+            let Ok(view) = answer.await else {
+                return;
+            };
+            status::publish_metrics(&m, &views, &view, &mut known);
+            let _ = done.send(());
+        }
+    });
+    tokio::spawn(crate::metrics::serve_on(listener, metrics, Some(refresh)));
+    Ok(())
+}
+
 /// The FIB task's input queue and the queue of routes it learns from the kernel.
 type KernelQueues = (
     mpsc::UnboundedSender<crate::fib::task::FibInput>,
@@ -477,7 +531,10 @@ type KernelQueues = (
 
 /// Starts the FIB task when `[kernel] enabled` (the default): wren's best routes go into the
 /// kernel through netlink, and routes matching `[[kernel.learn]]` come back as learned routes.
-async fn start_kernel(config: &Config) -> Result<Option<KernelQueues>, Error> {
+async fn start_kernel(
+    config: &Config,
+    metrics: &std::sync::Arc<crate::metrics::Metrics>,
+) -> Result<Option<KernelQueues>, Error> {
     let k = &config.kernel;
     if !k.enabled {
         tracing::info!("kernel: disabled ([kernel] enabled = false); routes stay in the RIB");
@@ -502,6 +559,7 @@ async fn start_kernel(config: &Config) -> Result<Option<KernelQueues>, Error> {
         events: Some(events),
         learn: k.learn.clone(),
         learned: Some(learned_tx),
+        metrics: Some(metrics.clone()),
     };
     tokio::spawn(crate::fib::task::run(fib, settings, k.restart_wait, rx, io));
     Ok(Some((tx, learned_rx)))

@@ -247,3 +247,65 @@ pub async fn run(
         let _ = done.send(());
     }
 }
+
+/// Copies the peer views and the RIB's counts into the Prometheus gauges and counters; peers in
+/// `known` that are gone are removed from the metrics.
+pub fn publish_metrics(
+    m: &crate::metrics::Metrics,
+    views: &Views,
+    rib: &RibView,
+    known: &mut std::collections::HashSet<String>,
+) {
+    use crate::metrics::{PeerSample, SessionState};
+    let now = SystemTime::now();
+    let views: Vec<(crate::rib::PeerId, PeerView)> = views
+        .lock()
+        .map(|vs| {
+            vs.iter()
+                .filter_map(|(id, v)| v.lock().ok().map(|g| (*id, g.clone())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut seen = std::collections::HashSet::new();
+    for (id, v) in views {
+        let counts = rib
+            .peers
+            .get((id as usize).saturating_sub(1))
+            .copied()
+            .unwrap_or_default();
+        let up = v.state == fsm::State::Established;
+        let sample = PeerSample {
+            name: v.name.clone(),
+            state: match v.state {
+                fsm::State::Idle => SessionState::Idle,
+                fsm::State::Connect => SessionState::Connect,
+                fsm::State::Active => SessionState::Active,
+                fsm::State::OpenSent => SessionState::OpenSent,
+                fsm::State::OpenConfirm => SessionState::OpenConfirm,
+                fsm::State::Established => SessionState::Established,
+            },
+            uptime: if up {
+                now.duration_since(v.since).unwrap_or_default()
+            } else {
+                Duration::ZERO
+            },
+            messages_received: v.counters.messages_received,
+            messages_sent: v.counters.messages_sent,
+            updates_received: v.counters.updates_received,
+            updates_sent: v.counters.updates_sent,
+            established_transitions: v.counters.established_transitions,
+            prefixes_received: u64::from(counts.0),
+            prefixes_accepted: u64::from(counts.0),
+            prefixes_advertised: 0,
+            last_error: v.last_error.clone(),
+        };
+        m.set_peer(&sample);
+        seen.insert(v.name);
+    }
+    for gone in known.difference(&seen) {
+        m.remove_peer(gone);
+    }
+    *known = seen;
+    let paths: usize = rib.routes.iter().map(|r| r.paths.len()).sum();
+    m.set_rib(rib.routes.len() as u64, paths as u64);
+}
