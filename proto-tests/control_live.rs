@@ -177,6 +177,17 @@ fn birdc_and_wren_show_read_a_live_wren_with_sessions_routes_and_losing_reasons(
         "{text}"
     );
     assert_eq!(v("wren_rib_prefixes"), Some(1.0), "{text}");
+    // tor1's path is the best: it goes to tor2, not back to tor1.
+    assert_eq!(
+        v("wren_peer_prefixes_advertised{peer=\"tor2\"}"),
+        Some(1.0),
+        "{text}"
+    );
+    assert_eq!(
+        v("wren_peer_prefixes_advertised{peer=\"tor1\"}"),
+        Some(0.0),
+        "{text}"
+    );
     assert_eq!(v("wren_rib_paths"), Some(2.0), "{text}");
     assert!(
         v("wren_peer_updates_received_total{peer=\"tor1\"}").unwrap_or(0.0) >= 1.0,

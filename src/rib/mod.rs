@@ -1016,6 +1016,45 @@ impl Rib {
         self.dump(peer, gid, &[family])
     }
 
+    /// How many prefixes each established peer is currently sent (its view of the Adj-RIB-Out):
+    /// for every best path exportable to the peer's group and not learned from the peer itself
+    /// (ADD-PATH groups count prefixes, not paths). Walks the table once per group; meant for
+    /// the control socket and metrics, not the hot path.
+    pub fn advertised_counts(&mut self) -> HashMap<PeerId, u32> {
+        let groups: Vec<(GroupId, Vec<PeerId>)> = self
+            .groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| !g.members.is_empty())
+            .map(|(i, g)| (i as GroupId, g.members.clone()))
+            .collect();
+        let mut counts: HashMap<PeerId, u32> = HashMap::new();
+        let _ = with_cx!(self, |cx, v4, v6, _adj| {
+            for (gid, members) in &groups {
+                let mut total = 0u32;
+                let mut own: HashMap<PeerId, u32> = HashMap::new();
+                let bests = v4
+                    .values()
+                    .filter_map(|d| d.first().map(|p| (p, Family::IPV4_UNICAST)))
+                    .chain(
+                        v6.values()
+                            .filter_map(|d| d.first().map(|p| (p, Family::IPV6_UNICAST))),
+                    );
+                for (best, family) in bests {
+                    if cx.export(best, family, *gid).is_some() {
+                        total += 1;
+                        *own.entry(best.peer()).or_insert(0) += 1;
+                    }
+                }
+                for m in members {
+                    let mine = own.get(m).copied().unwrap_or(0);
+                    counts.insert(*m, total.saturating_sub(mine));
+                }
+            }
+        });
+        counts
+    }
+
     /// Number of the peer's paths still marked stale (RFC 4724 §4.2).
     pub fn stale_count(&self, peer: PeerId) -> usize {
         self.adj_rib_in(peer)

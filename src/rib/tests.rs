@@ -2243,3 +2243,28 @@ fn with_multipath_a_second_equal_path_is_reported_as_a_kernel_change() {
     assert_eq!(r.take_best_changes(), vec![net("203.0.113.0/24")]);
     assert_eq!(r.multipath(net("203.0.113.0/24")).len(), 1);
 }
+
+#[test]
+fn advertised_counts_are_the_exportable_best_paths_minus_the_peers_own() {
+    let mut r = rib(64512, "198.51.100.1");
+    let a = up(&mut r, ebgp("a", "198.18.0.2", 65001), "198.18.0.2");
+    let b = up(&mut r, ebgp("b", "198.18.1.2", 65002), "198.18.1.2");
+    let c = up(&mut r, ebgp("c", "198.18.2.2", 65003), "198.18.2.2");
+    r.update(
+        a,
+        &announce(&["203.0.113.0/26"], "198.18.0.2", &[65001], plain),
+    );
+    r.update(
+        b,
+        &announce(&["203.0.113.64/26"], "198.18.1.2", &[65002], plain),
+    );
+    // Never sent to a: its AS is in the path.
+    r.update(
+        c,
+        &announce(&["203.0.113.128/26"], "198.18.2.2", &[65003, 65001], plain),
+    );
+    let n = r.advertised_counts();
+    assert_eq!(n.get(&a), Some(&1), "b's prefix only: {n:?}");
+    assert_eq!(n.get(&b), Some(&2), "{n:?}");
+    assert_eq!(n.get(&c), Some(&2), "{n:?}");
+}

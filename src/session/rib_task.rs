@@ -101,6 +101,8 @@ pub struct RibView {
     /// Per configured peer (index = peer id − 1): (prefixes imported, prefixes where its path
     /// is the best, stale paths kept for graceful restart).
     pub peers: Vec<(u32, u32, u32)>,
+    /// Prefixes each established peer is sent (index = peer id − 1).
+    pub advertised: Vec<u32>,
     /// The kernel table has settled after the start (every peer's End-of-RIB seen).
     pub settled: bool,
 }
@@ -166,7 +168,8 @@ impl RibTask {
     }
 
     /// The table and counts for the control socket.
-    fn view(&self) -> RibView {
+    fn view(&mut self) -> RibView {
+        let advertised = self.rib.advertised_counts();
         use crate::control::{BgpPathInfo, Dest, PathInfo, PathOrigin, RouteInfo};
         let now = std::time::SystemTime::now();
         let n_peers = self.eor_missing.len().max(
@@ -256,9 +259,16 @@ impl RibTask {
             });
         }
         routes.sort_by_key(|r| r.prefix);
+        let mut adv = vec![0u32; peers.len()];
+        for (peer, n) in advertised {
+            if let Some(slot) = adv.get_mut((peer as usize).saturating_sub(1)) {
+                *slot = n;
+            }
+        }
         RibView {
             routes,
             peers,
+            advertised: adv,
             settled: self.settled,
         }
     }

@@ -180,7 +180,11 @@ pub fn build(fixed: &Fixed, views: &Views, rib: RibView) -> Snapshot {
             gr_waiting: false,
             stats: control::RouteStats {
                 imported: counts.0,
-                exported: 0,
+                exported: rib
+                    .advertised
+                    .get((id as usize).saturating_sub(1))
+                    .copied()
+                    .unwrap_or(0),
                 preferred: counts.1,
                 ..Default::default()
             },
@@ -296,7 +300,12 @@ pub fn publish_metrics(
             established_transitions: v.counters.established_transitions,
             prefixes_received: u64::from(counts.0),
             prefixes_accepted: u64::from(counts.0),
-            prefixes_advertised: 0,
+            prefixes_advertised: u64::from(
+                rib.advertised
+                    .get((id as usize).saturating_sub(1))
+                    .copied()
+                    .unwrap_or(0),
+            ),
             last_error: v.last_error.clone(),
         };
         m.set_peer(&sample);
