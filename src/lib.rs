@@ -29,6 +29,7 @@
 //! * Adapters may import the core; the core never imports an adapter, tokio, or `std::net` sockets.
 //! * One task owns the routing state; others talk to it by messages.
 
+pub mod calico;
 pub mod config;
 pub mod control;
 pub mod datastore;
