@@ -34,8 +34,8 @@ use crate::wire::{
 };
 
 pub use raw::{
-    AddPaths, FamilyName, RawConfig, RawControl, RawGlobal, RawKernel, RawLearn, RawMetrics,
-    RawOriginate, RawPeer, RawTunnel, TunnelModeName,
+    AddPaths, FamilyName, RawConfig, RawControl, RawDatastore, RawGlobal, RawKernel, RawLearn,
+    RawMetrics, RawOriginate, RawPeer, RawTunnel, TunnelModeName,
 };
 
 /// The annotated default configuration, `config/wren.toml`, compiled into the binary.
@@ -254,6 +254,22 @@ pub struct Originate {
     pub blackhole: bool,
 }
 
+/// Validated `[datastore]` in Calico mode (`type = "etcdv3"`). calico-node's environment
+/// (`ETCD_ENDPOINTS`, `ETCD_*_FILE`, `NODENAME`) overrides each value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Datastore {
+    /// etcd endpoints, e.g. `https://10.0.0.1:2379`.
+    pub endpoints: Vec<String>,
+    /// CA certificate file (TLS).
+    pub ca_cert_file: Option<PathBuf>,
+    /// Client certificate file (TLS).
+    pub cert_file: Option<PathBuf>,
+    /// Client key file (TLS).
+    pub key_file: Option<PathBuf>,
+    /// This node's name in Calico (default: `NODENAME`, else the host name).
+    pub node_name: Option<String>,
+}
+
 /// Validated `[kernel]`: how best routes go into the Linux FIB.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Kernel {
@@ -291,6 +307,9 @@ pub struct Config {
     pub kernel: Kernel,
     /// `[metrics]`: the Prometheus endpoint (off by default).
     pub metrics: crate::metrics::MetricsSettings,
+    /// `[datastore] type = "etcdv3"`: Calico mode; peers, AS numbers and blocks come from etcd
+    /// (the file's `[[peer]]`/`[[originate]]` are replaced). `None`: this file is the datastore.
+    pub datastore: Option<Datastore>,
     /// Not from the file: wren was started after a restart of its own (`wren run
     /// --graceful-restart`), so its OPENs set the Restart State bit (RFC 4724 §3).
     pub restarting: bool,

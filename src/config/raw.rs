@@ -12,10 +12,10 @@ use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
 
 use super::{
-    default_peer_name, parse_community, Config, Control, Error, Global, Kernel, Originate,
-    Password, Peer, AS_TRANS, DEFAULT_CONNECT_RETRY_SECS, DEFAULT_CONTROL_SOCKET, DEFAULT_PORT,
-    DEFAULT_RESTART_TIME, DEFAULT_RESTART_WAIT_SECS, MAX_ALLOW_LOCAL_AS, MAX_NAME_LEN,
-    MAX_PASSWORD_LEN, MAX_RESTART_TIME,
+    default_peer_name, parse_community, Config, Control, Datastore, Error, Global, Kernel,
+    Originate, Password, Peer, AS_TRANS, DEFAULT_CONNECT_RETRY_SECS, DEFAULT_CONTROL_SOCKET,
+    DEFAULT_PORT, DEFAULT_RESTART_TIME, DEFAULT_RESTART_WAIT_SECS, MAX_ALLOW_LOCAL_AS,
+    MAX_NAME_LEN, MAX_PASSWORD_LEN, MAX_RESTART_TIME,
 };
 use crate::fsm::DEFAULT_HOLD_TIME;
 use crate::wire::Family;
@@ -41,6 +41,29 @@ pub struct RawConfig {
     /// `[metrics]` (optional).
     #[serde(default)]
     pub metrics: RawMetrics,
+    /// `[datastore]` (optional).
+    #[serde(default)]
+    pub datastore: RawDatastore,
+}
+
+/// `[datastore]` as written.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDatastore {
+    /// `"static"` (default) or `"etcdv3"`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// etcd endpoints.
+    #[serde(default)]
+    pub endpoints: Vec<String>,
+    /// CA file.
+    pub ca_cert_file: Option<PathBuf>,
+    /// Client certificate.
+    pub cert_file: Option<PathBuf>,
+    /// Client key.
+    pub key_file: Option<PathBuf>,
+    /// This node's Calico name.
+    pub node_name: Option<String>,
 }
 
 /// `[metrics]` as written.
@@ -394,8 +417,26 @@ impl RawConfig {
             .validate()
             .map_err(|(k, problem)| err(format!("kernel.{k}"), problem))?;
 
+        let datastore = match self.datastore.kind.as_deref() {
+            None | Some("static") => None,
+            Some("etcdv3") => Some(Datastore {
+                endpoints: self.datastore.endpoints.clone(),
+                ca_cert_file: self.datastore.ca_cert_file.clone(),
+                cert_file: self.datastore.cert_file.clone(),
+                key_file: self.datastore.key_file.clone(),
+                node_name: self.datastore.node_name.clone(),
+            }),
+            Some(other) => {
+                return Err(err(
+                    "datastore.type".into(),
+                    format!("type {other:?} is not supported; use \"static\" or \"etcdv3\""),
+                ))
+            }
+        };
+
         Ok(Config {
             origin: origin.to_string(),
+            datastore,
             kernel,
             metrics: crate::metrics::MetricsSettings {
                 listen: self.metrics.listen,

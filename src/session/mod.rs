@@ -41,6 +41,7 @@
 //! Reload: SIGHUP re-reads the file and applies its `[[originate]]` list and its peer changes
 //! ([`apply_peers`]).
 
+pub mod calico_mode;
 pub mod driver;
 pub mod listener;
 pub mod rib_task;
@@ -66,6 +67,9 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+    /// Calico mode could not start (datastore settings, or the watcher ended).
+    #[error("{0}")]
+    Datastore(String),
     /// The metrics registry could not be built.
     #[error("metrics: {0}")]
     Metrics(String),
@@ -140,6 +144,13 @@ pub async fn run(config: Config) -> Result<(), Error> {
     let mut int = signal(SignalKind::interrupt()).map_err(Error::Signal)?;
     let mut hup = signal(SignalKind::hangup()).map_err(Error::Signal)?;
 
+    // Calico mode: wait for the datastore and derive the configuration before starting.
+    let (config, mut updates) = if config.datastore.is_some() {
+        let (c, rx) = calico_mode::start(config).await.map_err(Error::Datastore)?;
+        (c, Some(rx))
+    } else {
+        (config, None)
+    };
     let listen = SocketAddr::new(config.global.listen_address, config.global.listen_port);
     let listener = bind_listener(&config)?;
     tracing::info!(
@@ -185,8 +196,28 @@ pub async fn run(config: Config) -> Result<(), Error> {
                 tracing::info!("SIGINT: shutting down");
                 break;
             }
+            Some(fresh) = next_update(&mut updates) => {
+                tracing::info!("datastore changed: applying the difference");
+                if fresh.global != config.global {
+                    tracing::warn!(
+                        "calico: AS number, router id, listener or cluster id changed; \
+                         they take effect after a restart"
+                    );
+                }
+                let _ = rib.send(rib_task::RibInput::SetOriginated(
+                    originated(&fresh),
+                    blackholes(&fresh),
+                ));
+                apply_peers(&config, &fresh, &mut tasks, &listener).await;
+                config = Config {
+                    restarting: config.restarting,
+                    ..fresh
+                };
+            }
             _ = hup.recv() => {
-                if let Some(fresh) = reload(&config, &rib) {
+                if config.datastore.is_some() {
+                    tracing::info!("SIGHUP: Calico mode follows the datastore; nothing to reload");
+                } else if let Some(fresh) = reload(&config, &rib) {
                     apply_peers(&config, &fresh, &mut tasks, &listener).await;
                     config = Config {
                         restarting: config.restarting,
@@ -219,6 +250,14 @@ pub async fn run(config: Config) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// The next configuration from the datastore, or never in static mode.
+async fn next_update(updates: &mut Option<mpsc::Receiver<Config>>) -> Option<Config> {
+    match updates {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// SIGHUP: re-reads the configuration file and applies its `[[originate]]` list (announcing new

@@ -1,0 +1,173 @@
+//! Calico mode end to end: `wren run` with `[datastore] type = "etcdv3"` learns its peers, AS
+//! number and blocks from a real etcd written the way calico-node and calicoctl write it, and
+//! follows changes without restarting.
+//!
+//! Namespaces: `etcd` (a real etcd on its link address), `node1` (wren), `tor` (GoBGP, a global
+//! BGPPeer). The datastore holds the default BGPConfiguration (AS 64512, mesh off), the Node,
+//! an IPPool, one confirmed block affinity and a global BGPPeer for the ToR.
+//!
+//! * The ToR's session comes up and the ToR learns the block with AS path [64512].
+//! * A second confirmed block affinity written later reaches the ToR; the session is not reset.
+//! * Deleting the BGPPeer takes the session down (Cease/Peer De-configured).
+//!
+//! Needs root, `etcd`, `etcdctl` and `gobgpd`, so `#[ignore]`d and run by `make test`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+#[path = "lab/mod.rs"]
+mod lab;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use lab::gobgp::{Gobgp, GobgpConfig, GobgpNeighbor};
+use lab::wren::Wren;
+use lab::{wait_until, Family, Lab, LabError, Node};
+
+const DEADLINE: Duration = Duration::from_secs(40);
+const RES: &str = "/calico/resources/v3/projectcalico.org";
+const BLOCK1: &str = "203.0.113.0/26";
+const BLOCK2: &str = "203.0.113.64/26";
+
+fn etcdctl(node: &Node, url: &str, args: &[&str]) -> lab::Result<String> {
+    let mut argv = vec!["etcdctl", "--endpoints", url];
+    argv.extend_from_slice(args);
+    node.exec(&argv)
+}
+
+fn put(node: &Node, url: &str, key: &str, value: &str) {
+    etcdctl(node, url, &["put", key, value]).unwrap();
+}
+
+#[test]
+#[ignore = "needs root, etcd and gobgpd: run via make test"]
+fn a_calico_node_learns_its_peers_and_blocks_from_etcd_and_follows_changes_live() {
+    let lab = Lab::new("calico_etcd").unwrap();
+    lab::require_binaries(&["etcd", "etcdctl", "gobgpd", "gobgp", "ip"]).unwrap();
+    let e = lab.add_node("etcd").unwrap();
+    let n1 = lab.add_node("node1").unwrap();
+    let t = lab.add_node("tor").unwrap();
+    let le = lab.link(&e, &n1).unwrap();
+    let lt = lab.link(&t, &n1).unwrap();
+    let url = format!("http://{}:2379", le.a_v4);
+
+    let data = lab.write_file("etcd-data/.keep", "").unwrap();
+    let data_dir = data.parent().unwrap().to_string_lossy().into_owned();
+    let peer_url = "http://127.0.0.1:2380";
+    let cluster = format!("lab={peer_url}");
+    let etcd = e
+        .spawn(
+            "etcd",
+            &[
+                "etcd",
+                "--name",
+                "lab",
+                "--data-dir",
+                &data_dir,
+                "--listen-client-urls",
+                &url,
+                "--advertise-client-urls",
+                &url,
+                "--listen-peer-urls",
+                peer_url,
+                "--initial-advertise-peer-urls",
+                peer_url,
+                "--initial-cluster",
+                &cluster,
+            ],
+        )
+        .unwrap();
+    wait_until(DEADLINE, "etcd to be healthy", || {
+        if !etcd.is_running() {
+            return Err(format!("etcd exited:\n{}", etcd.log_tail(20)));
+        }
+        Ok(etcdctl(&e, &url, &["endpoint", "health"]).is_ok())
+    })
+    .unwrap();
+
+    let wren_addr = lt.b_v4;
+    let tor_addr = lt.a_v4;
+    put(
+        &e,
+        &url,
+        &format!("{RES}/bgpconfigurations/default"),
+        r#"{"kind":"BGPConfiguration","apiVersion":"projectcalico.org/v3","metadata":{"name":"default"},"spec":{"asNumber":64512,"nodeToNodeMeshEnabled":false}}"#,
+    );
+    put(
+        &e,
+        &url,
+        &format!("{RES}/nodes/node1"),
+        &format!(
+            r#"{{"kind":"Node","apiVersion":"projectcalico.org/v3","metadata":{{"name":"node1"}},"spec":{{"bgp":{{"ipv4Address":"{wren_addr}/24"}}}}}}"#
+        ),
+    );
+    put(
+        &e,
+        &url,
+        &format!("{RES}/ippools/pool1"),
+        r#"{"kind":"IPPool","apiVersion":"projectcalico.org/v3","metadata":{"name":"pool1"},"spec":{"cidr":"203.0.113.0/24","ipipMode":"Never","vxlanMode":"Never","blockSize":26,"nodeSelector":"all()"}}"#,
+    );
+    put(
+        &e,
+        &url,
+        "/calico/ipam/v2/host/node1/ipv4/block/203.0.113.0-26",
+        r#"{"state":"confirmed","deleted":false}"#,
+    );
+    put(
+        &e,
+        &url,
+        &format!("{RES}/bgppeers/tor"),
+        &format!(
+            r#"{{"kind":"BGPPeer","apiVersion":"projectcalico.org/v3","metadata":{{"name":"tor"}},"spec":{{"peerIP":"{tor_addr}","asNumber":65001}}}}"#
+        ),
+    );
+
+    let gobgp = Gobgp::start(
+        &t,
+        &GobgpConfig::new(65001, tor_addr)
+            .neighbor(GobgpNeighbor::new(IpAddr::V4(wren_addr), 64512)),
+    )
+    .unwrap();
+
+    // The file only says where the datastore is; everything else comes from etcd.
+    let config = format!(
+        "[global]\nasn = 1\nrouter_id = \"198.18.255.1\"\n\n[control]\nsocket = \"{}\"\n\n\
+         [datastore]\ntype = \"etcdv3\"\nendpoints = [\"{url}\"]\nnode_name = \"node1\"\n",
+        lab::wren::PLACEHOLDER_SOCKET
+    );
+    let wren = Wren::start(&lab, &n1, "wren", &config).unwrap();
+    gobgp
+        .wait_established(IpAddr::V4(wren_addr), DEADLINE)
+        .unwrap_or_else(|err| panic!("{err}\n{}", wren.log()));
+    let has = |prefix: &str| -> Result<bool, LabError> {
+        Ok(gobgp
+            .rib(Family::Ipv4)?
+            .iter()
+            .any(|r| r.prefix == prefix && r.as_path == vec![64512]))
+    };
+    wait_until(DEADLINE, "the ToR to learn node1's block", || has(BLOCK1))
+        .unwrap_or_else(|err| panic!("{err}\n{}", wren.log()));
+
+    // A new block affinity: announced without resetting the session.
+    put(
+        &e,
+        &url,
+        "/calico/ipam/v2/host/node1/ipv4/block/203.0.113.64-26",
+        r#"{"state":"confirmed","deleted":false}"#,
+    );
+    wait_until(DEADLINE, "the ToR to learn the new block", || has(BLOCK2))
+        .unwrap_or_else(|err| panic!("{err}\n{}", wren.log()));
+    assert_eq!(
+        wren.log().matches("session established").count(),
+        1,
+        "a new block must not reset the session:\n{}",
+        wren.log()
+    );
+
+    // The BGPPeer goes: so does the session.
+    etcdctl(&e, &url, &["del", &format!("{RES}/bgppeers/tor")]).unwrap();
+    wait_until(DEADLINE, "the ToR's session to go down", || {
+        Ok::<_, LabError>(gobgp.neighbor_state(IpAddr::V4(wren_addr))? != "established")
+    })
+    .unwrap_or_else(|err| panic!("{err}\n{}", wren.log()));
+    assert!(wren.proc().is_running(), "{}", wren.log());
+}

@@ -1,0 +1,140 @@
+//! Calico mode: the configuration comes from Calico's etcd v3 datastore, as BIRD's came from
+//! confd. The etcd watcher ([`crate::datastore::etcd`]) keeps a key→value map; after the initial
+//! list is in sync, and after every later change, [`crate::calico::derive`] turns it into the
+//! peers, originated blocks and kernel rules of this node, applied on top of the static file's
+//! `[control]`, `[kernel]` and `[metrics]`.
+//!
+//! Nothing is started before the first complete list (the issue's "nothing is acted on until the
+//! initial list is in sync"). While etcd is unreachable the watcher keeps retrying and wren keeps
+//! every session and route as they are; when it returns, the fresh list is derived and only the
+//! difference is applied (the same per-peer rules as a SIGHUP reload).
+
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::calico;
+use crate::config::Config;
+use crate::datastore::{self, EtcdSettings, KvMap};
+
+/// Changes that arrive within this window are derived once.
+const DEBOUNCE: Duration = Duration::from_millis(100);
+
+/// The etcd settings for `config`'s `[datastore]`, with calico-node's environment on top.
+pub fn settings(ds: &crate::config::Datastore, node: &str) -> EtcdSettings {
+    let file = EtcdSettings {
+        endpoints: ds.endpoints.clone(),
+        ca_cert_file: ds.ca_cert_file.clone(),
+        cert_file: ds.cert_file.clone(),
+        key_file: ds.key_file.clone(),
+        prefixes: calico::watch_prefixes(node),
+    };
+    file.overridden_by(EtcdSettings::from_env())
+}
+
+/// This node's Calico name: `NODENAME`, else `[datastore] node_name`, else the host name.
+pub fn node_name(ds: &crate::config::Datastore) -> String {
+    std::env::var("NODENAME")
+        .ok()
+        .filter(|n| !n.is_empty())
+        .or_else(|| ds.node_name.clone())
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
+        .unwrap_or_default()
+}
+
+fn derive(base: &Config, kv: &KvMap, node: &str, env: &calico::Env) -> Option<Config> {
+    let pairs = kv.iter().map(|(k, v)| (k.to_string(), v.to_vec()));
+    let (ds, errors) = calico::from_kv(pairs);
+    for e in errors {
+        tracing::warn!("datastore: {e}; key skipped");
+    }
+    match calico::derive(&ds, node, env) {
+        Ok(d) => {
+            for w in &d.warnings {
+                tracing::warn!("calico: {w}");
+            }
+            Some(d.apply(base))
+        }
+        Err(e) => {
+            tracing::error!("calico: cannot derive this node's configuration: {e}");
+            None
+        }
+    }
+}
+
+/// Starts watching etcd and waits for the first complete list; returns the derived
+/// configuration and a channel of later ones (sent only when something changed).
+pub async fn start(base: Config) -> Result<(Config, mpsc::Receiver<Config>), String> {
+    let Some(ds) = base.datastore.clone() else {
+        return Err("not in Calico mode".into());
+    };
+    let node = node_name(&ds);
+    if node.is_empty() {
+        return Err("datastore.node_name: no node name (set NODENAME or node_name)".into());
+    }
+    let settings = settings(&ds, &node);
+    settings.validate().map_err(|e| format!("datastore: {e}"))?;
+    let env = calico::Env::from_vars(std::env::vars());
+    let (tx, mut events) = mpsc::channel(1024);
+    tokio::spawn(async move {
+        if let Err(e) = datastore::etcd::watch(settings, tx).await {
+            tracing::error!("datastore: watcher stopped: {e}");
+        }
+    });
+    tracing::info!("calico mode: node {node}; waiting for the datastore's initial list");
+    let mut kv = KvMap::new();
+    let first = loop {
+        let Some(event) = events.recv().await else {
+            return Err("datastore: the watcher stopped before the initial list".into());
+        };
+        kv.apply(event);
+        if kv.is_synced() {
+            if let Some(c) = derive(&base, &kv, &node, &env) {
+                break c;
+            }
+        }
+    };
+    tracing::info!(
+        "calico mode: in sync ({} keys): AS {}, router id {}, {} peers, {} originated prefixes",
+        kv.len(),
+        first.global.asn,
+        first.global.router_id,
+        first.peers.len(),
+        first.originate.len()
+    );
+    let (out, rx) = mpsc::channel(8);
+    let mut last = first.clone();
+    tokio::spawn(async move {
+        while let Some(event) = events.recv().await {
+            let mut changed = kv.apply(event);
+            // Take whatever else arrives at once.
+            let deadline = tokio::time::sleep(DEBOUNCE);
+            tokio::pin!(deadline);
+            loop {
+                tokio::select! {
+                    e = events.recv() => match e {
+                        Some(e) => changed |= kv.apply(e),
+                        None => break,
+                    },
+                    _ = &mut deadline => break,
+                }
+            }
+            if !changed || !kv.is_synced() {
+                continue;
+            }
+            if let Some(c) = derive(&base, &kv, &node, &env) {
+                if c != last {
+                    last = c.clone();
+                    if out.send(c).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    });
+    Ok((first, rx))
+}
