@@ -800,3 +800,20 @@ fn next_hops_for_the_other_family_are_read_and_checked() {
         "unicast",
     );
 }
+
+#[test]
+fn the_datastore_section_selects_calico_mode_and_refuses_unknown_types() {
+    assert!(parse(MIN).unwrap().datastore.is_none(), "static by default");
+    let c = parse(&format!(
+        "{MIN}\n[datastore]\ntype = \"etcdv3\"\nendpoints = [\"http://198.18.0.1:2379\"]\nnode_name = \"node1\"\n"
+    ))
+    .unwrap();
+    let d = c.datastore.unwrap();
+    assert_eq!(d.endpoints, vec!["http://198.18.0.1:2379".to_string()]);
+    assert_eq!(d.node_name.as_deref(), Some("node1"));
+    rejects(
+        &format!("{MIN}\n[datastore]\ntype = \"kubernetes\"\n"),
+        "datastore.type",
+        "not supported",
+    );
+}
