@@ -171,6 +171,9 @@ pub struct Global {
     pub graceful_restart: bool,
     /// Restart time we advertise, seconds (default 120, at most 4095).
     pub restart_time: u16,
+    /// Log level when `RUST_LOG` is not set: `error`, `warn`, `info` (default), `debug`, `trace`.
+    /// At `info` wren logs one line per session change and per error, never one per route.
+    pub log_level: String,
 }
 
 /// Validated `[control]`: the control socket.

@@ -156,6 +156,8 @@ pub struct RawGlobal {
     pub graceful_restart: Option<bool>,
     /// Restart time advertised, seconds (default 120).
     pub restart_time: Option<u16>,
+    /// Log level when RUST_LOG is not set (default "info").
+    pub log_level: Option<String>,
 }
 
 /// `[control]` as written.
@@ -342,7 +344,18 @@ impl RawConfig {
                 ),
             ));
         }
+        let log_level = g.log_level.clone().unwrap_or_else(|| "info".into());
+        if !["error", "warn", "info", "debug", "trace"].contains(&log_level.as_str()) {
+            return Err(err(
+                "global.log_level".into(),
+                format!(
+                    "log_level {log_level:?} is not one of \"error\", \"warn\", \"info\", \
+                     \"debug\", \"trace\""
+                ),
+            ));
+        }
         let global = Global {
+            log_level,
             asn: g.asn,
             router_id: g.router_id,
             listen_address: g

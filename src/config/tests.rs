@@ -817,3 +817,20 @@ fn the_datastore_section_selects_calico_mode_and_refuses_unknown_types() {
         "not supported",
     );
 }
+
+#[test]
+fn log_level_defaults_to_info_and_refuses_unknown_words() {
+    assert_eq!(parse(MIN).unwrap().global.log_level, "info");
+    assert_eq!(
+        parse(&format!("{MIN}log_level = \"debug\"\n"))
+            .unwrap()
+            .global
+            .log_level,
+        "debug"
+    );
+    rejects(
+        &format!("{MIN}log_level = \"loud\"\n"),
+        "global.log_level",
+        "not one of",
+    );
+}

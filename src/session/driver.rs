@@ -431,7 +431,13 @@ impl PeerTask {
             let actions = self.peer.handle(dir, event);
             let after = self.peer.state();
             if before != after {
-                tracing::info!("peer {}: state {before:?} -> {after:?}", self.name);
+                tracing::info!(
+                    peer = %self.name,
+                    from = ?before,
+                    to = ?after,
+                    "peer {}: state {before:?} -> {after:?}",
+                    self.name
+                );
                 self.update_view(|v| {
                     if (before == fsm::State::Established) != (after == fsm::State::Established) {
                         v.since = std::time::SystemTime::now();
@@ -498,6 +504,10 @@ impl PeerTask {
                     .map(ToString::to_string)
                     .collect();
                 tracing::info!(
+                    peer = %self.name,
+                    state = "Established",
+                    remote_as = negotiated.remote_asn,
+                    hold = negotiated.hold_time,
                     "peer {}: session established ({dir:?}, AS {}, hold {} s, families {})",
                     self.name,
                     negotiated.remote_asn,
@@ -579,7 +589,13 @@ impl PeerTask {
                 None
             }
             Action::SessionDown(reason) => {
-                tracing::info!("peer {}: session down: {reason:?}", self.name);
+                tracing::info!(
+                    peer = %self.name,
+                    state = "Idle",
+                    error = reason.is_error(),
+                    "peer {}: session down: {reason:?}",
+                    self.name
+                );
                 let text = super::status::bird_error(&reason);
                 self.update_view(|v| {
                     v.session = None;

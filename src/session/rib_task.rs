@@ -411,6 +411,8 @@ impl RibTask {
                         let stale = self.rib.stale_count(peer);
                         let outputs = self.rib.end_of_rib(peer, family);
                         tracing::info!(
+                            peer = %self.name(peer),
+                            prefixes = self.rib.prefix_count(peer),
                             "peer {}: End-of-RIB for {family}; {} prefixes, {} stale paths swept",
                             self.name(peer),
                             self.rib.prefix_count(peer),
