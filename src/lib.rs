@@ -13,7 +13,7 @@
 //! | [`wire`]    | core    | the BGP-4 codec: messages, attributes, RFC 7606 error actions          |
 //! | [`fsm`]     | core    | the RFC 4271 §8 session state machine (sans-IO), collisions (§6.8)     |
 //! | [`rib`]     | core    | Adj-RIB-In, Loc-RIB, update groups, best path, reflection, GR stale    |
-//! | `policy`    | core    | Calico's export and kernel filters as typed rules          (planned)  |
+//! | [`calico`]  | core    | Calico's resources, selectors, and confd's derivation for one node   |
 //! | [`config`]  | adapter | the static TOML file: format, defaults, validation; only `load` reads  |
 //! | [`sockopt`] | adapter | TCP-MD5 and GTSM socket options: the one module allowed `unsafe`     |
 //! | [`session`] | adapter | tokio TCP sessions driving `fsm`; the listener; the RIB task; `run`    |
@@ -25,7 +25,7 @@
 //! ## Dependency rules
 //!
 //! * `wire` imports nothing internal.
-//! * `fsm` imports only `wire`; `rib` imports `wire`; `policy` imports `rib` and datastore models.
+//! * `fsm` imports only `wire`; `rib` imports `wire`; `calico` builds `config` values and does no I/O.
 //! * Adapters may import the core; the core never imports an adapter, tokio, or `std::net` sockets.
 //! * One task owns the routing state; others talk to it by messages.
 
