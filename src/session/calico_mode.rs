@@ -17,6 +17,10 @@ use crate::calico;
 use crate::config::Config;
 use crate::datastore::{self, EtcdSettings, KvMap};
 
+/// The control socket in Calico mode when `[control] socket` is left at its default: where
+/// calico-node's `-bird-ready` / `-bird-live` checks and `calicoctl node status` connect.
+pub const CALICO_CONTROL_SOCKET: &str = "/var/run/calico/bird.ctl";
+
 /// Changes that arrive within this window are derived once.
 const DEBOUNCE: Duration = Duration::from_millis(100);
 

@@ -146,7 +146,11 @@ pub async fn run(config: Config) -> Result<(), Error> {
 
     // Calico mode: wait for the datastore and derive the configuration before starting.
     let (config, mut updates) = if config.datastore.is_some() {
-        let (c, rx) = calico_mode::start(config).await.map_err(Error::Datastore)?;
+        let (mut c, rx) = calico_mode::start(config).await.map_err(Error::Datastore)?;
+        // Where calico-node's readiness check and calicoctl look, unless configured otherwise.
+        if c.control.socket == std::path::Path::new(crate::config::DEFAULT_CONTROL_SOCKET) {
+            c.control.socket = std::path::PathBuf::from(calico_mode::CALICO_CONTROL_SOCKET);
+        }
         (c, Some(rx))
     } else {
         (config, None)
