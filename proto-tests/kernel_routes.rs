@@ -45,7 +45,9 @@ use serde_json::Value;
 use lab::bird::{Bird, BirdConfig};
 use lab::gobgp::{Gobgp, GobgpConfig, GobgpNeighbor};
 use lab::wren::{Wren, WrenConfig, WrenPeer};
-use lab::{find_route, wait_until, Family, Lab, LabError, Link, Node, ProcHandle, Route};
+use lab::{
+    assert_holds_for, find_route, wait_until, Family, Lab, LabError, Link, Node, ProcHandle, Route,
+};
 
 const WREN_AS: u32 = 4_200_000_001;
 const GOBGP_AS: u32 = 64513;
@@ -260,25 +262,6 @@ fn wait_no_kernel_route(node: &Node, prefix: &str) {
         },
     )
     .unwrap();
-}
-
-/// Checks `holds` every 100 ms for `period` and panics at the first poll where it does not.
-#[track_caller]
-fn assert_holds_for(period: Duration, what: &str, mut holds: impl FnMut() -> lab::Result<bool>) {
-    let start = Instant::now();
-    loop {
-        match holds() {
-            Ok(true) => {}
-            other => panic!(
-                "{what} stopped holding after {:.1} s: {other:?}",
-                start.elapsed().as_secs_f64()
-            ),
-        }
-        if start.elapsed() >= period {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// The lines of wren's log that mention `needle`, for failure messages.

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use lab::bird::{Bird, BirdConfig, BirdSession};
 use lab::gobgp::{find_detail, Gobgp, GobgpConfig, GobgpNeighbor, RouteDetail};
 use lab::wren::Wren;
-use lab::{wait_until, Family, Lab, LabError, Node, Route};
+use lab::{assert_holds_for, wait_until, Family, Lab, LabError, Node, Route};
 
 /// The AS of every iBGP speaker here (and of wren in the graceful-restart tests).
 const AS: u32 = 64512;
@@ -136,26 +136,6 @@ fn wait_detail(
 /// Whether GoBGP's global RIB has a route for `prefix`.
 fn gobgp_has(gobgp: &Gobgp, prefix: &str) -> lab::Result<bool> {
     Ok(lab::find_route(&gobgp.rib(Family::of_prefix(prefix))?, prefix).is_some())
-}
-
-/// Checks `holds` every 200 ms for `period` (after a positive event, to show that something
-/// stays true) and panics at the first poll where it does not.
-#[track_caller]
-fn assert_holds_for(period: Duration, what: &str, mut holds: impl FnMut() -> lab::Result<bool>) {
-    let start = Instant::now();
-    loop {
-        match holds() {
-            Ok(true) => {}
-            other => panic!(
-                "{what} stopped holding after {:.1} s: {other:?}",
-                start.elapsed().as_secs_f64()
-            ),
-        }
-        if start.elapsed() >= period {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// SIGKILLs the `wren` process in `node` (not its `timeout` wrapper): a crash, after which the
@@ -580,10 +560,7 @@ fn a_gobgp_peer_with_graceful_restart_keeps_its_routes_stale_until_it_returns() 
     gr.wren.wait_for_log(SWEEP, 2, DEADLINE).unwrap();
     let log = gr.wren.log();
     let sweep = log.lines().filter(|l| l.contains(SWEEP)).nth(1).unwrap();
-    assert!(
-        sweep.contains("1 prefixes, 1 stale paths swept"),
-        "{sweep}"
-    );
+    assert!(sweep.contains("1 prefixes, 1 stale paths swept"), "{sweep}");
     wait_until(DEADLINE, "b to lose P2 and keep P1", || {
         let rib = gr.b.rib(Family::Ipv4)?;
         if lab::find_route(&rib, P2).is_none() && lab::find_route(&rib, P1).is_some() {

@@ -329,6 +329,31 @@ pub fn wait_until<E: fmt::Display>(
     wait_for(deadline, what, || f().map(|done| done.then_some(())))
 }
 
+/// Checks `holds` every 100 ms for `period` — after a positive event, to show that something
+/// stays true — and panics at the first poll where it does not.
+#[allow(dead_code)]
+#[track_caller]
+pub fn assert_holds_for(
+    period: std::time::Duration,
+    what: &str,
+    mut holds: impl FnMut() -> Result<bool>,
+) {
+    let start = std::time::Instant::now();
+    loop {
+        match holds() {
+            Ok(true) => {}
+            other => panic!(
+                "{what} stopped holding after {:.1} s: {other:?}",
+                start.elapsed().as_secs_f64()
+            ),
+        }
+        if start.elapsed() >= period {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
 /// Like [`wait_until`], but the closure yields a value when done (`Ok(Some(v))`).
 pub fn wait_for<T, E: fmt::Display>(
     deadline: Duration,
@@ -1020,5 +1045,84 @@ impl ProcHandle {
             signal("KILL", &descendants(self.pid));
             let _ = inner.child.kill();
         }
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// LAN: a shared Ethernet segment
+
+/// A shared Ethernet segment: a Linux bridge in a node of its own (the "switch"), with one veth
+/// port per attached node. Unlike a [`Link`] (a point-to-point /24 per pair of nodes), every
+/// attached node is on one subnet and reaches the others directly — what routes `via <another
+/// node's address>` on a flat network (Calico without encapsulation, or CrossSubnet) need.
+#[derive(Clone, Debug)]
+pub struct Lan {
+    switch: Node,
+    bridge: String,
+}
+
+impl Lab {
+    /// Creates bridge `bridge` (up) in `switch`; attach nodes with [`Lan::attach`].
+    pub fn add_lan(&self, switch: &Node, bridge: &str) -> Result<Lan> {
+        if !lock(&self.shared.ifnames).insert((switch.ns.clone(), bridge.to_owned())) {
+            return fail(format!(
+                "interface {bridge} already exists in {}",
+                switch.name
+            ));
+        }
+        switch.ip(&["link", "add", bridge, "type", "bridge"])?;
+        switch.ip(&["link", "set", bridge, "up"])?;
+        Ok(Lan {
+            switch: switch.clone(),
+            bridge: bridge.to_owned(),
+        })
+    }
+}
+
+impl Lan {
+    /// The node holding the bridge.
+    pub fn switch(&self) -> &Node {
+        &self.switch
+    }
+
+    /// The bridge's name.
+    pub fn bridge(&self) -> &str {
+        &self.bridge
+    }
+
+    /// Connects `node` to the segment: a veth `ifname` in `node` (up, carrying `cidrs`; IPv6 ones
+    /// `nodad`) whose other end, `p-<node>` in the switch, is an up port of the bridge.
+    pub fn attach(&self, node: &Node, ifname: &str, cidrs: &[&str]) -> Result<()> {
+        let port = format!("p-{}", node.name);
+        {
+            let mut names = lock(&self.switch.shared.ifnames);
+            if !names.insert((node.ns.clone(), ifname.to_owned())) {
+                return fail(format!(
+                    "interface {ifname} already exists in {}",
+                    node.name
+                ));
+            }
+            if !names.insert((self.switch.ns.clone(), port.clone())) {
+                return fail(format!("{} is already attached to the LAN", node.name));
+            }
+        }
+        node.ip(&[
+            "link",
+            "add",
+            ifname,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            &port,
+            "netns",
+            &self.switch.ns,
+        ])?;
+        self.switch
+            .ip(&["link", "set", &port, "master", &self.bridge, "up"])?;
+        for cidr in cidrs {
+            node.add_address(ifname, cidr)?;
+        }
+        node.ip(&["link", "set", ifname, "up"]).map(drop)
     }
 }

@@ -212,7 +212,7 @@ pub async fn run(config: Config) -> Result<(), Error> {
                     originated(&fresh),
                     blackholes(&fresh),
                 ));
-                apply_peers(&config, &fresh, &mut tasks, &listener).await;
+                apply_peers(&config, &fresh, &mut tasks, &listener, "datastore").await;
                 config = Config {
                     restarting: config.restarting,
                     ..fresh
@@ -222,7 +222,7 @@ pub async fn run(config: Config) -> Result<(), Error> {
                 if config.datastore.is_some() {
                     tracing::info!("SIGHUP: Calico mode follows the datastore; nothing to reload");
                 } else if let Some(fresh) = reload(&config, &rib) {
-                    apply_peers(&config, &fresh, &mut tasks, &listener).await;
+                    apply_peers(&config, &fresh, &mut tasks, &listener, "SIGHUP").await;
                     config = Config {
                         restarting: config.restarting,
                         ..fresh
@@ -308,6 +308,7 @@ async fn apply_peers(
     new: &Config,
     tasks: &mut Tasks,
     listener: &tokio::net::TcpListener,
+    why: &str,
 ) {
     let key = |p: &crate::config::Peer| p.address.to_canonical();
     let before: HashMap<IpAddr, &crate::config::Peer> =
@@ -318,7 +319,7 @@ async fn apply_peers(
     for (addr, p) in &before {
         match after.get(addr) {
             None => {
-                tracing::info!("SIGHUP: peer {} removed", p.name);
+                tracing::info!("{why}: peer {} removed", p.name);
                 tasks.stop_peer(*addr).await;
                 removed += 1;
             }
@@ -337,13 +338,13 @@ async fn apply_peers(
     }
     for p in &new.peers {
         if !before.contains_key(&key(p)) {
-            tracing::info!("SIGHUP: peer {} added", p.name);
+            tracing::info!("{why}: peer {} added", p.name);
             install_key(listener, new, p);
             tasks.add_peer(new, p).await;
             added += 1;
         }
     }
-    tracing::info!("SIGHUP: peers: {added} added, {removed} removed, {changed} reset");
+    tracing::info!("{why}: peers: {added} added, {removed} removed, {changed} reset");
 }
 
 /// Installs `peer`'s TCP-MD5 key on the running listener (a key for an address replaces the
