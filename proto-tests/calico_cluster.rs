@@ -34,10 +34,11 @@
 //!    kernel still routes every other block to its owner (reflection keeps the next hop;
 //!    ORIGINATOR_ID = the owner, one CLUSTER_LIST entry).
 //!
-//! Known gaps, printed as NOTEs rather than asserted (see `docs/calico.md`): wren announces the
-//! pods' learned /32s to its peers and the ToR, where Calico's `calico_aggr` keeps them inside
-//! the blocks (`export.aggregate` is derived but not applied); and a reflector's changed
-//! cluster id takes effect at wren's next restart, so until then node1 reflects with its
+//! Pods' /32s, learned from their `cali*` veths, stay behind their node's block as with Calico's
+//! `calico_aggr`: no node gets a protocol-12 /32 and the ToR learns none (asserted).
+//!
+//! Known gap, printed as a NOTE rather than asserted (see `docs/calico.md`): a reflector's
+//! changed cluster id takes effect at wren's next restart, so until then node1 reflects with its
 //! router id in CLUSTER_LIST.
 //!
 //! Needs root, `etcd`, `etcdctl`, `gobgpd` and `bash`, so `#[ignore]`d and run by `make test`.
@@ -689,14 +690,15 @@ impl Cluster {
     }
 }
 
-/// Prints the protocol-12 routes that are not blocks (pod /32s learned from `cali*` and
-/// announced), and the ToR's /32s. Calico's BIRD aggregates them into the blocks
-/// (`calico_aggr`): wren derives that rule (`export.aggregate`) but does not apply it yet.
-fn note_pod_routes(cluster: &Cluster, extra: &BTreeMap<u8, Vec<KRoute>>) {
+/// Asserts that no node has protocol-12 routes other than blocks (pod /32s learned from
+/// `cali*` inside a node's own block stay behind that block, as Calico's BIRD `calico_aggr`
+/// does) and that the ToR learned no pod /32.
+fn assert_no_pod_routes(cluster: &Cluster, extra: &BTreeMap<u8, Vec<KRoute>>) {
     for (i, routes) in extra {
-        if !routes.is_empty() {
-            println!("NOTE: node{i} has non-block protocol-12 routes: {routes:?}");
-        }
+        assert!(
+            routes.is_empty(),
+            "node{i} has non-block protocol-12 routes (pod /32s leaked): {routes:?}"
+        );
     }
     let tor_32s: Vec<String> = cluster
         .tor
@@ -706,12 +708,10 @@ fn note_pod_routes(cluster: &Cluster, extra: &BTreeMap<u8, Vec<KRoute>>) {
         .filter(|r| r.prefix.ends_with("/32"))
         .map(|r| r.prefix)
         .collect();
-    if !tor_32s.is_empty() {
-        println!(
-            "NOTE: the ToR learned pod /32s inside the nodes' blocks: {tor_32s:?} (Calico \
-             aggregates them into the blocks; wren does not apply export.aggregate yet)"
-        );
-    }
+    assert!(
+        tor_32s.is_empty(),
+        "the ToR learned pod /32s inside the nodes' blocks: {tor_32s:?}"
+    );
 }
 
 #[test]
@@ -761,7 +761,7 @@ fn three_calico_nodes_in_a_mesh_exchange_blocks_program_routes_and_reach_each_ot
         );
         println!("pods reach each other directly (CrossSubnet)");
     }
-    note_pod_routes(&cluster, &extra);
+    assert_no_pod_routes(&cluster, &extra);
 }
 
 #[test]

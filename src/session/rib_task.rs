@@ -114,6 +114,8 @@ pub struct RibTask {
     members: HashMap<PeerId, Member>,
     stale_deadline: HashMap<PeerId, Instant>,
     originated: HashMap<ipnet::IpNet, RouteAttrs>,
+    /// Every prefix learned from the kernel, exported or not (see [`RibTask::covered`]).
+    learned: HashSet<ipnet::IpNet>,
     fib: Option<mpsc::UnboundedSender<FibInput>>,
     blackholes: HashSet<ipnet::IpNet>,
     /// Families each configured peer still owes an End-of-RIB for; `None` until it first comes
@@ -142,6 +144,7 @@ impl RibTask {
             members: HashMap::new(),
             stale_deadline: HashMap::new(),
             originated,
+            learned: HashSet::new(),
             fib: None,
             blackholes: HashSet::new(),
             eor_missing: HashMap::new(),
@@ -165,6 +168,15 @@ impl RibTask {
         self.publish(prefixes);
         self.maybe_settle();
         self
+    }
+
+    /// Whether a learned `prefix` lies inside a larger prefix we originate (Calico's local
+    /// blocks): then the block stands for it and it is not exported on its own (confd's
+    /// `calico_aggr`: "never anything more specific inside a local block").
+    fn covered(&self, prefix: ipnet::IpNet) -> bool {
+        self.originated
+            .keys()
+            .any(|o| o.prefix_len() < prefix.prefix_len() && o.contains(&prefix))
     }
 
     /// The table and counts for the control socket.
@@ -467,24 +479,41 @@ impl RibTask {
                     wanted.len()
                 );
                 self.originated = wanted;
+                // Learned routes inside a block we originate stay behind it; those whose block
+                // went come out, and those a new block now covers go in.
+                let learned: Vec<ipnet::IpNet> = self.learned.iter().copied().collect();
+                for prefix in learned {
+                    if self.covered(prefix) {
+                        outputs.extend(
+                            self.rib
+                                .withdraw_originated_path(prefix, crate::rib::LEARNED),
+                        );
+                    } else {
+                        outputs.extend(self.rib.originate_path(
+                            prefix,
+                            crate::rib::LEARNED,
+                            learned_attrs(),
+                        ));
+                    }
+                }
                 self.deliver(outputs);
             }
             RibInput::Learned(l) => {
                 let outputs = match l {
                     Learned::Add(prefix) => {
-                        let attrs = RouteAttrs {
-                            attrs: crate::wire::PathAttributes {
-                                // BIRD exports kernel-learned routes with ORIGIN INCOMPLETE.
-                                origin: Some(crate::wire::Origin::Incomplete),
-                                ..Default::default()
-                            },
-                            next_hop: None,
-                        };
-                        self.rib.originate_path(prefix, crate::rib::LEARNED, attrs)
+                        self.learned.insert(prefix);
+                        if self.covered(prefix) {
+                            Vec::new()
+                        } else {
+                            self.rib
+                                .originate_path(prefix, crate::rib::LEARNED, learned_attrs())
+                        }
                     }
-                    Learned::Remove(prefix) => self
-                        .rib
-                        .withdraw_originated_path(prefix, crate::rib::LEARNED),
+                    Learned::Remove(prefix) => {
+                        self.learned.remove(&prefix);
+                        self.rib
+                            .withdraw_originated_path(prefix, crate::rib::LEARNED)
+                    }
                 };
                 self.deliver(outputs);
             }
@@ -612,6 +641,17 @@ impl RibTask {
                 }
             }
         }
+    }
+}
+
+/// The attributes of a route learned from the kernel: ORIGIN INCOMPLETE, as BIRD exports them.
+fn learned_attrs() -> RouteAttrs {
+    RouteAttrs {
+        attrs: crate::wire::PathAttributes {
+            origin: Some(crate::wire::Origin::Incomplete),
+            ..Default::default()
+        },
+        next_hop: None,
     }
 }
 
