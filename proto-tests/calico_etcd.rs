@@ -6,7 +6,9 @@
 //! BGPPeer). The datastore holds the default BGPConfiguration (AS 64512, mesh off), the Node,
 //! an IPPool, one confirmed block affinity and a global BGPPeer for the ToR.
 //!
-//! * The ToR's session comes up and the ToR learns the block with AS path [64512].
+//! * The BGPPeer's password comes from a Kubernetes-style secret (`secretKeyRef`, read from
+//!   `[datastore] secrets_dir`), so the session is TCP-MD5 signed; the ToR's session comes up and
+//!   the ToR learns the block with AS path [64512].
 //! * A second confirmed block affinity written later reaches the ToR; the session is not reset.
 //! * Deleting the BGPPeer takes the session down (Cease/Peer De-configured).
 //!
@@ -27,6 +29,7 @@ const DEADLINE: Duration = Duration::from_secs(40);
 const RES: &str = "/calico/resources/v3/projectcalico.org";
 const BLOCK1: &str = "203.0.113.0/26";
 const BLOCK2: &str = "203.0.113.64/26";
+const PASSWORD: &str = "calico-md5-secret";
 
 fn etcdctl(node: &Node, url: &str, args: &[&str]) -> lab::Result<String> {
     let mut argv = vec!["etcdctl", "--endpoints", url];
@@ -117,21 +120,33 @@ fn a_calico_node_learns_its_peers_and_blocks_from_etcd_and_follows_changes_live(
         &url,
         &format!("{RES}/bgppeers/tor"),
         &format!(
-            r#"{{"kind":"BGPPeer","apiVersion":"projectcalico.org/v3","metadata":{{"name":"tor"}},"spec":{{"peerIP":"{tor_addr}","asNumber":65001}}}}"#
+            r#"{{"kind":"BGPPeer","apiVersion":"projectcalico.org/v3","metadata":{{"name":"tor"}},"spec":{{"peerIP":"{tor_addr}","asNumber":65001,"password":{{"secretKeyRef":{{"name":"bgp-tor","key":"password"}}}}}}}}"#
         ),
     );
 
     let gobgp = Gobgp::start(
         &t,
         &GobgpConfig::new(65001, tor_addr)
-            .neighbor(GobgpNeighbor::new(IpAddr::V4(wren_addr), 64512)),
+            .neighbor(GobgpNeighbor::new(IpAddr::V4(wren_addr), 64512).password(PASSWORD)),
     )
     .unwrap();
 
+    // The secret as Kubernetes mounts it.
+    let secret = lab
+        .write_file("secrets/bgp-tor/password", &format!("{PASSWORD}\n"))
+        .unwrap();
+    let secrets_dir = secret
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
     // The file only says where the datastore is; everything else comes from etcd.
     let config = format!(
         "[global]\nasn = 1\nrouter_id = \"198.18.255.1\"\n\n[control]\nsocket = \"{}\"\n\n\
-         [datastore]\ntype = \"etcdv3\"\nendpoints = [\"{url}\"]\nnode_name = \"node1\"\n",
+         [datastore]\ntype = \"etcdv3\"\nendpoints = [\"{url}\"]\nnode_name = \"node1\"\n\
+         secrets_dir = \"{secrets_dir}\"\n",
         lab::wren::PLACEHOLDER_SOCKET
     );
     let wren = Wren::start(&lab, &n1, "wren", &config).unwrap();

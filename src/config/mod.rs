@@ -271,6 +271,9 @@ pub struct Datastore {
     pub key_file: Option<PathBuf>,
     /// This node's name in Calico (default: `NODENAME`, else the host name).
     pub node_name: Option<String>,
+    /// Where the Kubernetes Secrets holding BGP passwords are mounted, laid out as a Secret
+    /// volume: `<secrets_dir>/<secret name>/<key>` (BGPPeer `password.secretKeyRef`).
+    pub secrets_dir: Option<PathBuf>,
 }
 
 /// Validated `[kernel]`: how best routes go into the Linux FIB.

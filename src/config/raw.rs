@@ -64,6 +64,8 @@ pub struct RawDatastore {
     pub key_file: Option<PathBuf>,
     /// This node's Calico name.
     pub node_name: Option<String>,
+    /// Where Kubernetes Secrets with BGP passwords are mounted.
+    pub secrets_dir: Option<PathBuf>,
 }
 
 /// `[metrics]` as written.
@@ -438,6 +440,7 @@ impl RawConfig {
                 cert_file: self.datastore.cert_file.clone(),
                 key_file: self.datastore.key_file.clone(),
                 node_name: self.datastore.node_name.clone(),
+                secrets_dir: self.datastore.secrets_dir.clone(),
             }),
             Some(other) => {
                 return Err(err(

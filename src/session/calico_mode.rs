@@ -50,7 +50,47 @@ pub fn node_name(ds: &crate::config::Datastore) -> String {
         .unwrap_or_default()
 }
 
+/// Reads the Secrets mounted under `dir` (`<dir>/<secret name>/<key>`, as a Kubernetes Secret
+/// volume; entries starting with `.`, such as the volume's `..data` links, are skipped). A
+/// trailing newline is not part of a password. Unreadable entries are logged and skipped.
+pub fn read_secrets(dir: &std::path::Path) -> calico::Secrets {
+    let mut secrets = calico::Secrets::new();
+    let visible = |e: &std::fs::DirEntry| !e.file_name().to_string_lossy().starts_with('.');
+    let Ok(names) = std::fs::read_dir(dir) else {
+        tracing::warn!(
+            "calico: cannot read the secrets directory {}",
+            dir.display()
+        );
+        return secrets;
+    };
+    for name in names.flatten().filter(visible) {
+        let Ok(keys) = std::fs::read_dir(name.path()) else {
+            continue;
+        };
+        for key in keys.flatten().filter(visible) {
+            match std::fs::read_to_string(key.path()) {
+                Ok(v) => secrets.insert(
+                    &name.file_name().to_string_lossy(),
+                    &key.file_name().to_string_lossy(),
+                    v.trim_end_matches(['\n', '\r']),
+                ),
+                Err(e) => tracing::warn!("calico: cannot read {}: {e}", key.path().display()),
+            }
+        }
+    }
+    secrets
+}
+
 fn derive(base: &Config, kv: &KvMap, node: &str, env: &calico::Env) -> Option<Config> {
+    let mut env = env.clone();
+    if let Some(dir) = base
+        .datastore
+        .as_ref()
+        .and_then(|d| d.secrets_dir.as_deref())
+    {
+        env.secrets = read_secrets(dir);
+    }
+    let env = &env;
     let pairs = kv.iter().map(|(k, v)| (k.to_string(), v.to_vec()));
     let (ds, errors) = calico::from_kv(pairs);
     for e in errors {
@@ -141,4 +181,26 @@ pub async fn start(base: Config) -> Result<(Config, mpsc::Receiver<Config>), Str
         }
     });
     Ok((first, rx))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    #[test]
+    fn secrets_are_read_as_a_mounted_secret_volume_without_hidden_entries_or_newlines() {
+        let dir = std::env::temp_dir().join(format!("wren-secrets-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("bgp-tor")).unwrap();
+        std::fs::create_dir_all(dir.join("..data")).unwrap();
+        std::fs::write(dir.join("bgp-tor/password"), "s3cret\n").unwrap();
+        std::fs::write(dir.join("bgp-tor/..hidden"), "x").unwrap();
+        let s = read_secrets(&dir);
+        assert_eq!(s.get("bgp-tor", "password"), Some("s3cret"));
+        assert_eq!(s.get("bgp-tor", "..hidden"), None);
+        assert_eq!(s.get("..data", "anything"), None);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
