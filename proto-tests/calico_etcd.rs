@@ -211,3 +211,110 @@ fn a_calico_node_learns_its_peers_and_blocks_from_etcd_and_follows_changes_live(
     .unwrap_or_else(|err| panic!("{err}\n{}", wren.log()));
     assert!(wren.proc().is_running(), "{}", wren.log());
 }
+
+#[test]
+#[ignore = "needs root and etcd: run via make test"]
+fn calicos_log_severity_screen_sets_wrens_log_level_when_rust_log_is_unset() {
+    let lab = Lab::new("calico_loglevel").unwrap();
+    lab::require_binaries(&["etcd", "etcdctl", "ip"]).unwrap();
+    let e = lab.add_node("etcd").unwrap();
+    let n1 = lab.add_node("node1").unwrap();
+    let le = lab.link(&e, &n1).unwrap();
+    let url = format!("http://{}:2379", le.a_v4);
+    let data = lab.write_file("etcd-data/.keep", "").unwrap();
+    let data_dir = data.parent().unwrap().to_string_lossy().into_owned();
+    let peer_url = "http://127.0.0.1:2380";
+    let cluster = format!("lab={peer_url}");
+    let etcd = e
+        .spawn(
+            "etcd",
+            &[
+                "etcd",
+                "--name",
+                "lab",
+                "--data-dir",
+                &data_dir,
+                "--listen-client-urls",
+                &url,
+                "--advertise-client-urls",
+                &url,
+                "--listen-peer-urls",
+                peer_url,
+                "--initial-advertise-peer-urls",
+                peer_url,
+                "--initial-cluster",
+                &cluster,
+            ],
+        )
+        .unwrap();
+    wait_until(DEADLINE, "etcd to be healthy", || {
+        if !etcd.is_running() {
+            return Err(format!("etcd exited:\n{}", etcd.log_tail(20)));
+        }
+        Ok(etcdctl(&e, &url, &["endpoint", "health"]).is_ok())
+    })
+    .unwrap();
+    put(
+        &e,
+        &url,
+        &format!("{RES}/bgpconfigurations/default"),
+        r#"{"kind":"BGPConfiguration","apiVersion":"projectcalico.org/v3","metadata":{"name":"default"},"spec":{"asNumber":64512,"nodeToNodeMeshEnabled":false,"logSeverityScreen":"Debug"}}"#,
+    );
+    put(
+        &e,
+        &url,
+        &format!("{RES}/nodes/node1"),
+        &format!(
+            r#"{{"kind":"Node","apiVersion":"projectcalico.org/v3","metadata":{{"name":"node1"}},"spec":{{"bgp":{{"ipv4Address":"{}/24"}}}}}}"#,
+            le.b_v4
+        ),
+    );
+    put(
+        &e,
+        &url,
+        &format!("{RES}/ippools/pool1"),
+        r#"{"kind":"IPPool","apiVersion":"projectcalico.org/v3","metadata":{"name":"pool1"},"spec":{"cidr":"203.0.113.0/24","ipipMode":"Never","vxlanMode":"Never","blockSize":26,"nodeSelector":"all()"}}"#,
+    );
+    put(
+        &e,
+        &url,
+        "/calico/ipam/v2/host/node1/ipv4/block/203.0.113.0-26",
+        r#"{"state":"confirmed","deleted":false}"#,
+    );
+    // The file says `warn`; Calico says `Debug`; RUST_LOG is unset.
+    let socket = lab.write_file("node1.ctl.dir/.keep", "").unwrap();
+    let socket = socket.parent().unwrap().join("wren.ctl");
+    let path = lab
+        .write_file(
+            "node1-wren.toml",
+            &format!(
+                "[global]\nasn = 1\nrouter_id = \"198.18.255.1\"\nlog_level = \"warn\"\n\n\
+                 [control]\nsocket = \"{}\"\n\n[datastore]\ntype = \"etcdv3\"\n\
+                 endpoints = [\"{url}\"]\nnode_name = \"node1\"\n",
+                socket.display()
+            ),
+        )
+        .unwrap();
+    let path = path.to_string_lossy().into_owned();
+    let wren = n1
+        .spawn(
+            "wren",
+            &[
+                "env",
+                "-u",
+                "RUST_LOG",
+                env!("CARGO_BIN_EXE_wren"),
+                "run",
+                "--config",
+                &path,
+            ],
+        )
+        .unwrap();
+    let log = || std::fs::read_to_string(wren.log_path()).unwrap_or_default();
+    // A debug line that `warn` would hide: the block's blackhole going into the kernel.
+    wait_until(DEADLINE, "a debug line in wren's log", || {
+        Ok::<_, LabError>(log().contains(&format!("kernel: add {BLOCK1}")))
+    })
+    .unwrap_or_else(|err| panic!("{err}\n{}", log()));
+    assert!(wren.is_running(), "{}", log());
+}

@@ -139,13 +139,28 @@ fn run(path: PathBuf, restarting: bool) -> ExitCode {
         }
     };
     config.restarting = restarting;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    // RUST_LOG wins; otherwise the configured level, which Calico mode may change at run time
+    // (BGPConfiguration logSeverityScreen) through the reload handle.
+    let from_env = std::env::var_os("RUST_LOG").is_some();
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.global.log_level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+    tracing_subscriber::registry()
+        .with(filter)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
         .init();
+    let set_level: Option<wren::session::SetLogLevel> = (!from_env).then(|| {
+        let f: wren::session::SetLogLevel = std::sync::Arc::new(move |level: &str| {
+            let _ = handle.modify(|f| *f = tracing_subscriber::EnvFilter::new(level));
+        });
+        f
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -156,7 +171,7 @@ fn run(path: PathBuf, restarting: bool) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let result = runtime.block_on(wren::session::run(config));
+    let result = runtime.block_on(wren::session::run_with_log(config, set_level));
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -137,6 +137,25 @@ impl std::fmt::Display for KeyError {
     }
 }
 
+/// The log level Calico asks for: `logSeverityScreen` of the node's `node.<name>`
+/// BGPConfiguration, else of `default`, in wren's words (`Debug` → `debug`, `Info` → `info`,
+/// `Warning` → `warn`, `Error`/`Fatal`/`Panic` → `error`); `None` when unset or unknown.
+pub fn log_level(ds: &model::Datastore, node: &str) -> Option<&'static str> {
+    let screen = |name: &str| {
+        ds.bgp_configurations
+            .get(name)
+            .and_then(|c| c.spec.log_severity_screen.clone())
+    };
+    let s = screen(&format!("node.{node}")).or_else(|| screen("default"))?;
+    match s.to_ascii_lowercase().as_str() {
+        "debug" => Some("debug"),
+        "info" => Some("info"),
+        "warning" | "warn" => Some("warn"),
+        "error" | "fatal" | "panic" => Some("error"),
+        _ => None,
+    }
+}
+
 /// Kubernetes secrets as mounted in a directory (`<dir>/<secret name>/<key>`), read by the
 /// caller: secret name → key → contents. BGP passwords (`secretKeyRef`) are looked up here.
 #[derive(Clone, Default, PartialEq, Eq)]

@@ -101,7 +101,11 @@ fn derive(base: &Config, kv: &KvMap, node: &str, env: &calico::Env) -> Option<Co
             for w in &d.warnings {
                 tracing::warn!("calico: {w}");
             }
-            Some(d.apply(base))
+            let mut c = d.apply(base);
+            if let Some(level) = calico::log_level(&ds, node) {
+                c.global.log_level = level.to_string();
+            }
+            Some(c)
         }
         Err(e) => {
             tracing::error!("calico: cannot derive this node's configuration: {e}");
@@ -202,5 +206,54 @@ mod tests {
         assert_eq!(s.get("bgp-tor", "..hidden"), None);
         assert_eq!(s.get("..data", "anything"), None);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
+
+#[cfg(test)]
+mod log_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+    use crate::calico;
+
+    fn ds(default: &str, node: Option<&str>) -> calico::model::Datastore {
+        let mut kv = vec![(
+            "/calico/resources/v3/projectcalico.org/bgpconfigurations/default".to_string(),
+            format!(
+                r#"{{"kind":"BGPConfiguration","metadata":{{"name":"default"}},"spec":{{"logSeverityScreen":"{default}"}}}}"#
+            )
+            .into_bytes(),
+        )];
+        if let Some(n) = node {
+            kv.push((
+                "/calico/resources/v3/projectcalico.org/bgpconfigurations/node.node1".to_string(),
+                format!(
+                    r#"{{"kind":"BGPConfiguration","metadata":{{"name":"node.node1"}},"spec":{{"logSeverityScreen":"{n}"}}}}"#
+                )
+                .into_bytes(),
+            ));
+        }
+        calico::from_kv(kv).0
+    }
+
+    #[test]
+    fn log_severity_screen_maps_to_wren_levels_with_the_node_configuration_first() {
+        assert_eq!(calico::log_level(&ds("Info", None), "node1"), Some("info"));
+        assert_eq!(
+            calico::log_level(&ds("Warning", None), "node1"),
+            Some("warn")
+        );
+        assert_eq!(
+            calico::log_level(&ds("Fatal", None), "node1"),
+            Some("error")
+        );
+        assert_eq!(
+            calico::log_level(&ds("Info", Some("Debug")), "node1"),
+            Some("debug")
+        );
+        assert_eq!(
+            calico::log_level(&ds("Info", Some("Debug")), "node2"),
+            Some("info")
+        );
+        assert_eq!(calico::log_level(&ds("Loud", None), "node1"), None);
     }
 }

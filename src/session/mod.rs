@@ -135,9 +135,18 @@ fn bind_listener(config: &Config) -> Result<tokio::net::TcpListener, Error> {
     socket.listen(1024).map_err(io_err)
 }
 
+/// Changes the log level at run time (`error`, `warn`, `info`, `debug`, `trace`).
+pub type SetLogLevel = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
 /// Runs the daemon until SIGINT or SIGTERM: binds the listener, starts one task per peer, and
 /// returns when a signal arrives (the caller's runtime then drops every session).
 pub async fn run(config: Config) -> Result<(), Error> {
+    run_with_log(config, None).await
+}
+
+/// [`run`], with a way to change the log level: Calico mode applies the datastore's
+/// `logSeverityScreen` through it (the caller passes `None` when `RUST_LOG` is set, which wins).
+pub async fn run_with_log(config: Config, set_level: Option<SetLogLevel>) -> Result<(), Error> {
     use tokio::signal::unix::{signal, SignalKind};
 
     let mut term = signal(SignalKind::terminate()).map_err(Error::Signal)?;
@@ -147,6 +156,9 @@ pub async fn run(config: Config) -> Result<(), Error> {
     // Calico mode: wait for the datastore and derive the configuration before starting.
     let (config, mut updates) = if config.datastore.is_some() {
         let (mut c, rx) = calico_mode::start(config).await.map_err(Error::Datastore)?;
+        if let Some(set) = &set_level {
+            set(&c.global.log_level);
+        }
         // Where calico-node's readiness check and calicoctl look, unless configured otherwise.
         if c.control.socket == std::path::Path::new(crate::config::DEFAULT_CONTROL_SOCKET) {
             c.control.socket = std::path::PathBuf::from(calico_mode::CALICO_CONTROL_SOCKET);
@@ -202,7 +214,17 @@ pub async fn run(config: Config) -> Result<(), Error> {
             }
             Some(fresh) = next_update(&mut updates) => {
                 tracing::info!("datastore changed: applying the difference");
-                if fresh.global != config.global {
+                if fresh.global.log_level != config.global.log_level {
+                    if let Some(set) = &set_level {
+                        tracing::info!("log level now {} (logSeverityScreen)", fresh.global.log_level);
+                        set(&fresh.global.log_level);
+                    }
+                }
+                let same_global = crate::config::Global {
+                    log_level: config.global.log_level.clone(),
+                    ..fresh.global.clone()
+                } == config.global;
+                if !same_global {
                     tracing::warn!(
                         "calico: AS number, router id, listener or cluster id changed; \
                          they take effect after a restart"
