@@ -145,6 +145,7 @@ fn a_calico_node_learns_its_peers_and_blocks_from_etcd_and_follows_changes_live(
     // The file only says where the datastore is; everything else comes from etcd.
     let config = format!(
         "[global]\nasn = 1\nrouter_id = \"198.18.255.1\"\n\n[control]\nsocket = \"{}\"\n\n\
+         [metrics]\nlisten = \"127.0.0.1:9179\"\n\n\
          [datastore]\ntype = \"etcdv3\"\nendpoints = [\"{url}\"]\nnode_name = \"node1\"\n\
          secrets_dir = \"{secrets_dir}\"\n",
         lab::wren::PLACEHOLDER_SOCKET
@@ -207,6 +208,27 @@ fn a_calico_node_learns_its_peers_and_blocks_from_etcd_and_follows_changes_live(
     etcdctl(&e, &url, &["del", &format!("{RES}/bgppeers/tor")]).unwrap();
     wait_until(DEADLINE, "the ToR's session to go down", || {
         Ok::<_, LabError>(gobgp.neighbor_state(IpAddr::V4(wren_addr))? != "established")
+    })
+    .unwrap_or_else(|err| panic!("{err}\n{}", wren.log()));
+
+    // etcd goes away: wren keeps running and its metrics say the view is no longer current.
+    let synced = || -> Option<f64> {
+        let out = n1
+            .exec_output(&[
+                "bash",
+                "-c",
+                "exec 3<>/dev/tcp/127.0.0.1/9179; printf 'GET /metrics HTTP/1.0\\r\\n\\r\\n' >&3; cat <&3",
+            ])
+            .ok()?;
+        wren::metrics::sample_value(
+            &String::from_utf8_lossy(&out.stdout),
+            "wren_datastore_synced",
+        )
+    };
+    assert_eq!(synced(), Some(1.0));
+    etcd.kill().unwrap();
+    wait_until(DEADLINE, "wren_datastore_synced to drop to 0", || {
+        Ok::<_, LabError>(synced() == Some(0.0))
     })
     .unwrap_or_else(|err| panic!("{err}\n{}", wren.log()));
     assert!(wren.proc().is_running(), "{}", wren.log());

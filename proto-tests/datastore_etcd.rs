@@ -227,7 +227,23 @@ fn put_bulk(node: &Node, ep: &Endpoint) {
 // The watcher's output
 
 /// Every event the watcher printed so far, in order.
+/// The data events the watcher printed (`Event::Lost` markers left out; see [`lost_count`]).
 fn events(watcher: &ProcHandle) -> Vec<Event> {
+    all_events(watcher)
+        .into_iter()
+        .filter(|e| !matches!(e, Event::Lost))
+        .collect()
+}
+
+/// How many times the watcher reported the connection lost.
+fn lost_count(watcher: &ProcHandle) -> usize {
+    all_events(watcher)
+        .iter()
+        .filter(|e| matches!(e, Event::Lost))
+        .count()
+}
+
+fn all_events(watcher: &ProcHandle) -> Vec<Event> {
     let log = std::fs::read_to_string(watcher.log_path()).unwrap_or_default();
     // Only complete lines: the last one may still be being written.
     let complete = log.rsplit_once('\n').map_or("", |(done, _)| done);
@@ -267,6 +283,7 @@ fn event_to_json(e: &Event) -> Value {
             .collect::<serde_json::Map<_, _>>()}),
         Event::Put { key, value } => json!({"type":"put","key":key,"value":bytes_to_json(value)}),
         Event::Delete { key } => json!({"type":"delete","key":key}),
+        Event::Lost => json!({"type":"lost"}),
     }
 }
 
@@ -279,6 +296,7 @@ fn event_from_json(v: &Value) -> Option<Event> {
                 .map(|(k, v)| Some((k.clone(), bytes_from_json(v)?)))
                 .collect::<Option<BTreeMap<_, _>>>()?,
         )),
+        "lost" => Some(Event::Lost),
         "put" => Some(Event::Put {
             key: v.get("key")?.as_str()?.to_owned(),
             value: bytes_from_json(v.get("value")?)?,
@@ -484,6 +502,10 @@ fn etcd_watcher_lists_watches_and_resyncs_after_an_etcd_restart() {
         Ok::<_, String>(retries() > retries_before)
     })
     .unwrap();
+    assert!(
+        lost_count(&watcher) >= 1,
+        "the watcher reports the lost connection (Event::Lost)"
+    );
 
     // 4. Changes the watcher cannot see: etcd back on another port, same data.
     etcd_proc = start_etcd(&node, &data_dir, &hidden, &[], 2);

@@ -67,6 +67,9 @@ pub async fn watch(settings: EtcdSettings, tx: mpsc::Sender<Event>) -> Result<()
             "datastore: {error}; keeping the last state, reconnecting in {:.1} s",
             delay.as_secs_f64()
         );
+        if tx.send(Event::Lost).await.is_err() {
+            return Ok(());
+        }
         tokio::select! {
             () = tokio::time::sleep(delay) => {}
             () = tx.closed() => return Ok(()),

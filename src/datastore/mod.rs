@@ -89,6 +89,9 @@ pub enum Event {
         /// The value, exactly as stored.
         value: Vec<u8>,
     },
+    /// The connection to the source was lost: the consumer keeps its map, which is no longer
+    /// current until the next [`Event::Synced`].
+    Lost,
     /// A key was deleted.
     Delete {
         /// The full key.
@@ -107,6 +110,7 @@ pub enum Event {
 pub struct KvMap {
     map: BTreeMap<String, Vec<u8>>,
     synced: bool,
+    lost: bool,
 }
 
 impl KvMap {
@@ -123,7 +127,12 @@ impl KvMap {
                 let changed = !self.synced || self.map != map;
                 self.map = map;
                 self.synced = true;
+                self.lost = false;
                 changed
+            }
+            Event::Lost => {
+                self.lost = true;
+                false
             }
             Event::Put { key, value } => {
                 if self.map.get(&key) == Some(&value) {
@@ -134,6 +143,12 @@ impl KvMap {
             }
             Event::Delete { key } => self.map.remove(&key).is_some(),
         }
+    }
+
+    /// Whether the map follows the source right now: synced, and no [`Event::Lost`] since the
+    /// last [`Event::Synced`].
+    pub fn is_current(&self) -> bool {
+        self.synced && !self.lost
     }
 
     /// Whether a full list has been applied.

@@ -355,3 +355,25 @@ fn synced_maps_compare_by_content() {
     let a: BTreeMap<String, Vec<u8>> = [(NODE.to_owned(), b"x".to_vec())].into();
     assert_eq!(Event::Synced(a.clone()), Event::Synced(a));
 }
+
+#[test]
+fn a_lost_connection_keeps_the_map_but_it_is_no_longer_current_until_the_next_list() {
+    let mut kv = KvMap::new();
+    assert!(!kv.is_current());
+    kv.apply(Event::Synced(BTreeMap::from([(
+        "/a".to_string(),
+        b"1".to_vec(),
+    )])));
+    assert!(kv.is_current());
+    assert!(
+        !kv.apply(Event::Lost),
+        "losing the connection changes no key"
+    );
+    assert!(!kv.is_current());
+    assert_eq!(kv.get("/a"), Some(&b"1"[..]));
+    kv.apply(Event::Synced(BTreeMap::from([(
+        "/a".to_string(),
+        b"1".to_vec(),
+    )])));
+    assert!(kv.is_current());
+}

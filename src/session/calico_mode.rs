@@ -114,9 +114,26 @@ fn derive(base: &Config, kv: &KvMap, node: &str, env: &calico::Env) -> Option<Co
     }
 }
 
+/// Whether wren's view of the datastore is current, for `wren_datastore_synced` and
+/// `wren_datastore_lag_seconds`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SyncState {
+    /// The last full list applies and the watch is running.
+    pub current: bool,
+    /// Since when the view is not current (the connection was lost).
+    pub lost_since: Option<std::time::Instant>,
+}
+
+/// A shared [`SyncState`].
+pub type SharedSync = std::sync::Arc<std::sync::Mutex<SyncState>>;
+
+/// What [`start`] returns: the first derived configuration, later ones, and the sync state.
+pub type Started = (Config, mpsc::Receiver<Config>, SharedSync);
+
 /// Starts watching etcd and waits for the first complete list; returns the derived
-/// configuration and a channel of later ones (sent only when something changed).
-pub async fn start(base: Config) -> Result<(Config, mpsc::Receiver<Config>), String> {
+/// configuration, a channel of later ones (sent only when something changed), and the sync
+/// state.
+pub async fn start(base: Config) -> Result<Started, String> {
     let Some(ds) = base.datastore.clone() else {
         return Err("not in Calico mode".into());
     };
@@ -156,9 +173,22 @@ pub async fn start(base: Config) -> Result<(Config, mpsc::Receiver<Config>), Str
     );
     let (out, rx) = mpsc::channel(8);
     let mut last = first.clone();
+    let sync: SharedSync = std::sync::Arc::new(std::sync::Mutex::new(SyncState {
+        current: true,
+        lost_since: None,
+    }));
+    let shared = sync.clone();
     tokio::spawn(async move {
         while let Some(event) = events.recv().await {
             let mut changed = kv.apply(event);
+            if let Ok(mut s) = shared.lock() {
+                s.current = kv.is_current();
+                if s.current {
+                    s.lost_since = None;
+                } else if s.lost_since.is_none() {
+                    s.lost_since = Some(std::time::Instant::now());
+                }
+            }
             // Take whatever else arrives at once.
             let deadline = tokio::time::sleep(DEBOUNCE);
             tokio::pin!(deadline);
@@ -184,7 +214,7 @@ pub async fn start(base: Config) -> Result<(Config, mpsc::Receiver<Config>), Str
             }
         }
     });
-    Ok((first, rx))
+    Ok((first, rx, sync))
 }
 
 #[cfg(test)]

@@ -154,8 +154,10 @@ pub async fn run_with_log(config: Config, set_level: Option<SetLogLevel>) -> Res
     let mut hup = signal(SignalKind::hangup()).map_err(Error::Signal)?;
 
     // Calico mode: wait for the datastore and derive the configuration before starting.
+    let mut sync_state = None;
     let (config, mut updates) = if config.datastore.is_some() {
-        let (mut c, rx) = calico_mode::start(config).await.map_err(Error::Datastore)?;
+        let (mut c, rx, sync) = calico_mode::start(config).await.map_err(Error::Datastore)?;
+        sync_state = Some(sync);
         if let Some(set) = &set_level {
             set(&c.global.log_level);
         }
@@ -187,7 +189,14 @@ pub async fn run_with_log(config: Config, set_level: Option<SetLogLevel>) -> Res
     let mut tasks = spawn_tasks(&config, fib);
     let rib = tasks.rib.clone();
     start_control(&config, &rib, tasks.views.clone())?;
-    start_metrics(&config, &rib, tasks.views.clone(), metrics.clone()).await?;
+    start_metrics(
+        &config,
+        &rib,
+        tasks.views.clone(),
+        metrics.clone(),
+        sync_state,
+    )
+    .await?;
     if let Some(mut learned) = learned {
         let rib = rib.clone();
         tokio::spawn(async move {
@@ -558,6 +567,7 @@ async fn start_metrics(
     rib: &mpsc::UnboundedSender<rib_task::RibInput>,
     views: status::Views,
     metrics: std::sync::Arc<crate::metrics::Metrics>,
+    sync: Option<calico_mode::SharedSync>,
 ) -> Result<(), Error> {
     let Some(addr) = config.metrics.listen else {
         return Ok(());
@@ -582,6 +592,10 @@ async fn start_metrics(
                 return;
             };
             status::publish_metrics(&m, &views, &view, &mut known);
+            if let Some(s) = sync.as_ref().and_then(|s| s.lock().ok().map(|g| *g)) {
+                let lag = s.lost_since.map(|t| t.elapsed()).unwrap_or_default();
+                m.set_datastore(s.current, lag);
+            }
             let _ = done.send(());
         }
     });
