@@ -277,11 +277,7 @@ struct Cluster {
     ipip: bool,
 }
 
-fn etcdctl(node: &Node, url: &str, args: &[&str]) -> lab::Result<String> {
-    let mut argv = vec!["etcdctl", "--endpoints", url];
-    argv.extend_from_slice(args);
-    node.exec(&argv)
-}
+use lab::etcd::etcdctl;
 
 /// The JSON calicoctl writes for node `i`.
 fn node_json(i: u8, labels: &str, rr_cluster_id: Option<&str>) -> String {
@@ -334,39 +330,7 @@ impl Cluster {
         lan.attach(&etcd, "eth0", &[&format!("{}/24", lan_addr(ETCD_HOST))])
             .unwrap();
         let url = format!("http://{}:2379", lan_addr(ETCD_HOST));
-        let data = lab.write_file("etcd-data/.keep", "").unwrap();
-        let data_dir = data.parent().unwrap().to_string_lossy().into_owned();
-        let peer_url = "http://127.0.0.1:2380";
-        let initial = format!("lab={peer_url}");
-        let proc = etcd
-            .spawn(
-                "etcd",
-                &[
-                    "etcd",
-                    "--name",
-                    "lab",
-                    "--data-dir",
-                    &data_dir,
-                    "--listen-client-urls",
-                    &url,
-                    "--advertise-client-urls",
-                    &url,
-                    "--listen-peer-urls",
-                    peer_url,
-                    "--initial-advertise-peer-urls",
-                    peer_url,
-                    "--initial-cluster",
-                    &initial,
-                ],
-            )
-            .unwrap();
-        wait_until(DEADLINE, "etcd to be healthy", || {
-            if !proc.is_running() {
-                return Err(format!("etcd exited:\n{}", proc.log_tail(20)));
-            }
-            Ok(etcdctl(&etcd, &url, &["endpoint", "health"]).is_ok())
-        })
-        .unwrap();
+        let _etcd_proc = lab::etcd::start(&lab, &etcd, &url).unwrap();
 
         let tor_node = lab.add_node("tor").unwrap();
         lan.attach(&tor_node, "eth0", &[&format!("{}/24", lan_addr(TOR_HOST))])

@@ -31,11 +31,7 @@ const BLOCK1: &str = "203.0.113.0/26";
 const BLOCK2: &str = "203.0.113.64/26";
 const PASSWORD: &str = "calico-md5-secret";
 
-fn etcdctl(node: &Node, url: &str, args: &[&str]) -> lab::Result<String> {
-    let mut argv = vec!["etcdctl", "--endpoints", url];
-    argv.extend_from_slice(args);
-    node.exec(&argv)
-}
+use lab::etcd::etcdctl;
 
 fn put(node: &Node, url: &str, key: &str, value: &str) {
     etcdctl(node, url, &["put", key, value]).unwrap();
@@ -53,39 +49,7 @@ fn a_calico_node_learns_its_peers_and_blocks_from_etcd_and_follows_changes_live(
     let lt = lab.link(&t, &n1).unwrap();
     let url = format!("http://{}:2379", le.a_v4);
 
-    let data = lab.write_file("etcd-data/.keep", "").unwrap();
-    let data_dir = data.parent().unwrap().to_string_lossy().into_owned();
-    let peer_url = "http://127.0.0.1:2380";
-    let cluster = format!("lab={peer_url}");
-    let etcd = e
-        .spawn(
-            "etcd",
-            &[
-                "etcd",
-                "--name",
-                "lab",
-                "--data-dir",
-                &data_dir,
-                "--listen-client-urls",
-                &url,
-                "--advertise-client-urls",
-                &url,
-                "--listen-peer-urls",
-                peer_url,
-                "--initial-advertise-peer-urls",
-                peer_url,
-                "--initial-cluster",
-                &cluster,
-            ],
-        )
-        .unwrap();
-    wait_until(DEADLINE, "etcd to be healthy", || {
-        if !etcd.is_running() {
-            return Err(format!("etcd exited:\n{}", etcd.log_tail(20)));
-        }
-        Ok(etcdctl(&e, &url, &["endpoint", "health"]).is_ok())
-    })
-    .unwrap();
+    let etcd = lab::etcd::start(&lab, &e, &url).unwrap();
 
     let wren_addr = lt.b_v4;
     let tor_addr = lt.a_v4;
@@ -243,39 +207,7 @@ fn calicos_log_severity_screen_sets_wrens_log_level_when_rust_log_is_unset() {
     let n1 = lab.add_node("node1").unwrap();
     let le = lab.link(&e, &n1).unwrap();
     let url = format!("http://{}:2379", le.a_v4);
-    let data = lab.write_file("etcd-data/.keep", "").unwrap();
-    let data_dir = data.parent().unwrap().to_string_lossy().into_owned();
-    let peer_url = "http://127.0.0.1:2380";
-    let cluster = format!("lab={peer_url}");
-    let etcd = e
-        .spawn(
-            "etcd",
-            &[
-                "etcd",
-                "--name",
-                "lab",
-                "--data-dir",
-                &data_dir,
-                "--listen-client-urls",
-                &url,
-                "--advertise-client-urls",
-                &url,
-                "--listen-peer-urls",
-                peer_url,
-                "--initial-advertise-peer-urls",
-                peer_url,
-                "--initial-cluster",
-                &cluster,
-            ],
-        )
-        .unwrap();
-    wait_until(DEADLINE, "etcd to be healthy", || {
-        if !etcd.is_running() {
-            return Err(format!("etcd exited:\n{}", etcd.log_tail(20)));
-        }
-        Ok(etcdctl(&e, &url, &["endpoint", "health"]).is_ok())
-    })
-    .unwrap();
+    let _etcd = lab::etcd::start(&lab, &e, &url).unwrap();
     put(
         &e,
         &url,

@@ -19,6 +19,7 @@
 #![allow(dead_code)]
 
 pub mod bird;
+pub mod etcd;
 pub mod gobgp;
 pub mod wren;
 
