@@ -13,6 +13,7 @@
 //! | [`wire`]    | core    | the BGP-4 codec: messages, attributes, RFC 7606 error actions          |
 //! | [`fsm`]     | core    | the RFC 4271 §8 session state machine (sans-IO), collisions (§6.8)     |
 //! | [`rib`]     | core    | Adj-RIB-In, Loc-RIB, update groups, best path, reflection, GR stale    |
+//! | [`policy`]  | core    | Calico's export and kernel filters as data: what leaves, what is programmed |
 //! | [`calico`]  | core    | Calico's resources, selectors, and confd's derivation for one node   |
 //! | [`config`]  | adapter | the static TOML file: format, defaults, validation; only `load` reads  |
 //! | [`sockopt`] | adapter | TCP-MD5 and GTSM socket options: the one module allowed `unsafe`     |
@@ -25,7 +26,8 @@
 //! ## Dependency rules
 //!
 //! * `wire` imports nothing internal.
-//! * `fsm` imports only `wire`; `rib` imports `wire`; `calico` builds `config` values and does no I/O.
+//! * `fsm` imports only `wire`; `policy` imports `wire`; `rib` imports `wire` and `policy`; `calico`
+//!   builds `config` and `policy` values and does no I/O.
 //! * Adapters may import the core; the core never imports an adapter, tokio, or `std::net` sockets.
 //! * One task owns the routing state; others talk to it by messages.
 
@@ -36,6 +38,7 @@ pub mod datastore;
 pub mod fib;
 pub mod fsm;
 pub mod metrics;
+pub mod policy;
 pub mod rib;
 pub mod session;
 pub mod sockopt;

@@ -21,7 +21,7 @@
 //! * **Route reflection.** A node with `routeReflectorClusterID` skips the mesh, uses the id as
 //!   its cluster id, and makes every iBGP peer whose own cluster id differs an `rr client`.
 //! * **Export.** A blackhole [`Originate`] per confirmed local block (the block is announced,
-//!   anything more specific inside it is not: [`ExportRules::aggregate`]); pools are announced
+//!   anything more specific inside it is not: [`ExportPolicy::aggregate`]); pools are announced
 //!   unless `disableBGPExport`; the service cluster/external/LoadBalancer ranges are announced
 //!   and never programmed into the kernel; `prefixAdvertisements` add communities.
 //! * **Kernel.** VXLAN pools are left to Felix, IP-in-IP `Always` pools go through `tunl0`,
@@ -43,6 +43,7 @@ use super::selector::Selector;
 use super::{sha256, Env, Error, DEFAULT_AS};
 use crate::config::{self, AddPaths, Originate, Password, Peer};
 use crate::fib::sync::{LearnRule, Tunnel, TunnelMode};
+use crate::policy::{CommunityRule, ExportPolicy};
 use crate::wire::{Community, Family, LargeCommunity};
 
 /// BIRD's default hold time (`proto/bgp/config.Y`); Calico's template does not change it.
@@ -116,32 +117,6 @@ pub struct StaticRoute {
     pub peer: String,
 }
 
-/// Communities added to routes inside a prefix (`prefixAdvertisements`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommunityRule {
-    /// Routes equal to or inside this prefix get the communities.
-    pub prefix: IpNet,
-    /// Standard communities (RFC 1997).
-    pub communities: Vec<Community>,
-    /// Large communities (RFC 8092).
-    pub large_communities: Vec<LargeCommunity>,
-}
-
-/// Calico's `calico_export_to_bgp_peers`, as data for the RIB's export policy.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ExportRules {
-    /// This node's blocks (`calico_aggr`): the block itself is exported, any more specific
-    /// route inside it (a local workload /32) is not.
-    pub aggregate: Vec<IpNet>,
-    /// Never export anything inside these (`disableBGPExport` pools).
-    pub no_export: Vec<IpNet>,
-    /// Export routes inside these (pools, service ranges; on a route reflector also the
-    /// LoadBalancer and external ranges other nodes announce). Everything else is not exported.
-    pub accept_within: Vec<IpNet>,
-    /// Communities to add (`prefixAdvertisements`; node-specific ones replace global ones).
-    pub communities: Vec<CommunityRule>,
-}
-
 /// `[global]` as Calico decides it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DerivedGlobal {
@@ -173,7 +148,7 @@ pub struct Derived {
     /// Announced prefixes: local blocks (with a kernel blackhole) and service ranges (without).
     pub originate: Vec<Originate>,
     /// Export policy.
-    pub export: ExportRules,
+    pub export: ExportPolicy,
     /// IP-in-IP pools (`[[kernel.tunnel]]`).
     pub tunnels: Vec<Tunnel>,
     /// Kernel routes learned and exported (`[[kernel.learn]]`): `cali*` inside each pool.
@@ -1119,9 +1094,9 @@ pub fn derive(ds: &Datastore, node_name: &str, env: &Env) -> Result<Derived, Err
         .filter_map(|p| p.spec.cidr.map(|c| (c.trunc(), p)))
         .collect();
     pools.sort_by_key(|a| a.0);
-    let mut export = ExportRules {
+    let mut export = ExportPolicy {
         communities: community_rules.clone(),
-        ..ExportRules::default()
+        ..ExportPolicy::default()
     };
     let mut tunnels = Vec::new();
     let mut learn = Vec::new();
@@ -1195,6 +1170,7 @@ pub fn derive(ds: &Datastore, node_name: &str, env: &Env) -> Result<Derived, Err
             next_hop: None,
             communities: communities_for(block),
             blackhole: true,
+            install: false,
         });
     }
 
@@ -1250,6 +1226,7 @@ pub fn derive(ds: &Datastore, node_name: &str, env: &Env) -> Result<Derived, Err
             next_hop: None,
             communities: communities_for(range),
             blackhole: false,
+            install: false,
         });
     }
     if excluded && !ranges.is_empty() {
@@ -1313,12 +1290,14 @@ fn join<T: fmt::Display>(items: &[T]) -> String {
 impl Derived {
     /// Replaces what Calico decides in `base` (a validated configuration: its `[control]` and
     /// `[kernel]` settings are kept) and returns the result: `[global]` AS, router id, listener
-    /// and cluster id, every `[[peer]]`, every `[[originate]]`, and the kernel's tunnel and
-    /// learn rules. The listener binds `::` when there are IPv6 sessions and no bind address.
+    /// and cluster id, every `[[peer]]`, every `[[originate]]` (blocks, service ranges, the
+    /// blackholes of [`Derived::blackholes`] and the kernel routes of
+    /// [`Derived::static_routes`]), the export policy ([`Derived::export`]), and the kernel's
+    /// tunnel, learn and reject rules ([`Derived::kernel_reject`] added to the file's). The
+    /// listener binds `::` when there are IPv6 sessions and no bind address.
     ///
-    /// Not carried by [`config::Config`] yet, so left for the daemon: [`Derived::export`],
-    /// [`Derived::kernel_reject`], [`Derived::blackholes`], [`Derived::static_routes`] and the
-    /// per-peer restart times in [`Derived::peer_details`].
+    /// Not carried by [`config::Config`] yet: the per-peer restart times in
+    /// [`Derived::peer_details`] (wren's restart time is global).
     pub fn apply(&self, base: &config::Config) -> config::Config {
         let mut c = base.clone();
         c.global.asn = self.global.asn;
@@ -1334,8 +1313,38 @@ impl Derived {
         c.global.cluster_id = self.global.cluster_id.unwrap_or(self.global.router_id);
         c.peers = self.peers.clone();
         c.originate = self.originate.clone();
+        // Blocks of disableBGPExport pools: blackholed, kept from peers by the export policy.
+        for b in &self.blackholes {
+            c.originate.push(Originate {
+                prefix: *b,
+                next_hop: None,
+                communities: Vec::new(),
+                blackhole: true,
+                install: false,
+            });
+        }
+        // Routes to peers behind a gateway: into the kernel; the export policy keeps them from
+        // peers unless they lie inside a pool, as BIRD's static protocol does.
+        for r in &self.static_routes {
+            if c.originate.iter().any(|o| o.prefix == r.prefix) {
+                continue;
+            }
+            c.originate.push(Originate {
+                prefix: r.prefix,
+                next_hop: Some(r.via),
+                communities: Vec::new(),
+                blackhole: false,
+                install: true,
+            });
+        }
+        c.export = Some(self.export.clone());
         c.kernel.tunnels = self.tunnels.clone();
         c.kernel.learn = self.learn.clone();
+        let mut reject = base.kernel.reject.reject.clone();
+        reject.extend(self.kernel_reject.iter().copied());
+        reject.sort();
+        reject.dedup();
+        c.kernel.reject = crate::policy::KernelPolicy { reject };
         c
     }
 

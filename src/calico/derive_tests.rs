@@ -594,7 +594,14 @@ fn apply_replaces_what_calico_decides_and_keeps_the_rest() {
     // There are IPv6 sessions and no bind address: listen on every address of both families.
     assert_eq!(c.global.listen_address, IpAddr::V6(Ipv6Addr::UNSPECIFIED));
     assert_eq!(c.peers, d.peers);
-    assert_eq!(c.originate, d.originate);
+    // The announced blocks first, then the blackholed blocks of disableBGPExport pools.
+    assert_eq!(c.originate[..d.originate.len()], d.originate[..]);
+    let hidden: Vec<IpNet> = c.originate[d.originate.len()..]
+        .iter()
+        .map(|o| o.prefix)
+        .collect();
+    assert_eq!(hidden, d.blackholes);
+    assert_eq!(c.export.as_ref(), Some(&d.export));
     assert_eq!(c.kernel.tunnels, d.tunnels);
     assert_eq!(c.kernel.learn, d.learn);
     assert_eq!(c.control, base.control);
@@ -608,4 +615,55 @@ fn peer_kinds_print_as_calicoctl_node_status_names_them() {
     assert_eq!(PeerKind::Global.to_string(), "global");
     assert_eq!(PeerKind::Node.to_string(), "node specific");
     assert_eq!(PeerKind::Node.prefix(), "Node");
+}
+
+#[test]
+fn apply_carries_the_export_policy_kernel_rejects_hidden_blocks_and_routes_to_peers() {
+    let ds = datastore(&[
+        ("nodes/a", node("10.0.0.1/24")),
+        ("ippools/main", json!({"spec": {"cidr": "192.168.0.0/16"}})),
+        (
+            "ippools/private",
+            json!({"spec": {"cidr": "172.16.0.0/16", "disableBGPExport": true}}),
+        ),
+        (
+            "ippools/vxlan",
+            json!({"spec": {"cidr": "172.17.0.0/16", "vxlanMode": "Always"}}),
+        ),
+        (
+            "host/a/ipv4/block/192.168.0.0-26",
+            json!({"state": "confirmed"}),
+        ),
+        (
+            "host/a/ipv4/block/172.16.0.0-26",
+            json!({"state": "confirmed"}),
+        ),
+        (
+            "bgppeers/tor",
+            json!({"spec": {"peerIP": "10.9.0.1", "asNumber": 65001, "reachableBy": "10.0.0.254"}}),
+        ),
+    ]);
+    let d = derive_ok(&ds, "a");
+    let mut base = config::Config::embedded_default().expect("embedded default");
+    base.kernel.reject.reject = vec![net("10.96.0.0/12")];
+    let c = d.apply(&base);
+
+    let policy = c.export.as_ref().expect("an export policy in Calico mode");
+    assert!(policy.evaluate(net("192.168.0.0/26")).is_ok());
+    assert!(policy.evaluate(net("192.168.0.5/32")).is_err());
+    assert!(policy.evaluate(net("192.168.7.0/26")).is_ok());
+    assert!(policy.evaluate(net("172.16.0.0/26")).is_err());
+    assert!(policy.evaluate(net("10.9.0.1/32")).is_err());
+
+    assert_eq!(
+        c.kernel.reject.reject,
+        [net("10.96.0.0/12"), net("172.17.0.0/16")],
+        "the file's rejects and the VXLAN pool"
+    );
+    let find = |p: &str| c.originate.iter().find(|o| o.prefix == net(p));
+    let hidden = find("172.16.0.0/26").expect("the disabled pool's block");
+    assert!(hidden.blackhole, "blackholed like any local block");
+    let to_peer = find("10.9.0.1/32").expect("the route to the peer");
+    assert!(to_peer.install && !to_peer.blackhole);
+    assert_eq!(to_peer.next_hop, Some("10.0.0.254".parse().unwrap()));
 }

@@ -48,8 +48,8 @@ mod selector_tests;
 
 use std::collections::BTreeMap;
 
+pub use crate::policy::{CommunityRule, ExportPolicy};
 pub use derive::{derive, Derived, DerivedGlobal, PeerDetail, PeerKind, StaticRoute};
-pub use derive::{CommunityRule, ExportRules};
 pub use model::{from_kv, Datastore};
 pub use selector::Selector;
 

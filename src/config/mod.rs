@@ -255,6 +255,9 @@ pub struct Originate {
     pub communities: Vec<Community>,
     /// Also install a blackhole route for the prefix in the kernel (Calico's local blocks).
     pub blackhole: bool,
+    /// Not from the file: also install a kernel route via `next_hop` (Calico's `reachableBy`
+    /// routes to BGP peers behind a gateway, BIRD's `route <peer>/32 via <gateway>`).
+    pub install: bool,
 }
 
 /// Validated `[datastore]` in Calico mode (`type = "etcdv3"`). calico-node's environment
@@ -294,6 +297,9 @@ pub struct Kernel {
     pub tunnels: Vec<crate::fib::sync::Tunnel>,
     /// Learn rules (`[[kernel.learn]]`).
     pub learn: Vec<crate::fib::sync::LearnRule>,
+    /// `reject`: best routes inside these prefixes are never programmed (in Calico mode also
+    /// VXLAN pools, pools Felix programs, and service ranges).
+    pub reject: crate::policy::KernelPolicy,
 }
 
 /// A validated configuration: every rule in [`RawConfig::validate`] holds.
@@ -316,6 +322,9 @@ pub struct Config {
     /// `[datastore] type = "etcdv3"`: Calico mode; peers, AS numbers and blocks come from etcd
     /// (the file's `[[peer]]`/`[[originate]]` are replaced). `None`: this file is the datastore.
     pub datastore: Option<Datastore>,
+    /// Not from the file: the export policy every route sent to a peer passes (Calico mode's
+    /// `calico_export_to_bgp_peers`); `None`, the static file's case, exports every best route.
+    pub export: Option<crate::policy::ExportPolicy>,
     /// Not from the file: wren was started after a restart of its own (`wren run
     /// --graceful-restart`), so its OPENs set the Restart State bit (RFC 4724 §3).
     pub restarting: bool,

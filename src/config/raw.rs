@@ -96,6 +96,9 @@ pub struct RawKernel {
     /// Rules for learning routes of other protocols.
     #[serde(default)]
     pub learn: Vec<RawLearn>,
+    /// Prefixes whose routes (and more specific ones) are never programmed.
+    #[serde(default)]
+    pub reject: Vec<String>,
 }
 
 /// `[[kernel.tunnel]]` as written.
@@ -461,6 +464,7 @@ impl RawConfig {
             control,
             peers,
             originate,
+            export: None,
             restarting: false,
         })
     }
@@ -746,6 +750,7 @@ impl RawOriginate {
             next_hop: self.next_hop,
             communities,
             blackhole: self.blackhole.unwrap_or(false),
+            install: false,
         })
     }
 }
@@ -886,6 +891,24 @@ impl RawKernel {
                 within: l.within,
             });
         }
+        let mut reject = Vec::with_capacity(self.reject.len());
+        for (i, r) in self.reject.iter().enumerate() {
+            match r.parse::<IpNet>() {
+                Ok(n) if n.trunc() == n => reject.push(n),
+                Ok(n) => {
+                    return Err((
+                        format!("reject[{i}]"),
+                        format!("prefix {n} has host bits set; did you mean {}?", n.trunc()),
+                    ))
+                }
+                Err(_) => {
+                    return Err((
+                        format!("reject[{i}]"),
+                        format!("{r:?} is not a prefix such as 198.18.0.0/16"),
+                    ))
+                }
+            }
+        }
         Ok(Kernel {
             enabled: self.enabled.unwrap_or(true),
             protocol,
@@ -896,6 +919,7 @@ impl RawKernel {
             )),
             tunnels,
             learn,
+            reject: crate::policy::KernelPolicy { reject },
         })
     }
 }

@@ -72,6 +72,9 @@ pub struct Settings {
     pub metric: u32,
     /// IP-in-IP rules.
     pub tunnels: Vec<Tunnel>,
+    /// Prefixes never programmed (`[kernel] reject`; Calico's VXLAN pools, Felix-owned pools,
+    /// service ranges).
+    pub reject: crate::policy::KernelPolicy,
 }
 
 /// The sync state. See the module documentation.
@@ -136,6 +139,9 @@ impl Sync {
 
     /// The route `want` means for `prefix`, or `None` for no route.
     pub fn route_for(&self, prefix: IpNet, want: &Want) -> Option<KernelRoute> {
+        if !self.settings.reject.allows(&prefix) {
+            return None;
+        }
         let action = if want.blackhole {
             Action::Blackhole
         } else {
@@ -195,12 +201,39 @@ impl Sync {
     pub fn set(&mut self, prefix: IpNet, want: Want) -> Vec<Op> {
         let route = self.route_for(prefix, &want);
         let was_adopted = self.adopted.remove(&prefix);
-        if route.is_some() {
+        // Kept even when it makes no route now (rejected, or via ourselves): a change of rules
+        // or addresses may make one.
+        if want.blackhole || !want.next_hops.is_empty() {
             self.wanted.insert(prefix, want);
         } else {
             self.wanted.remove(&prefix);
         }
         self.converge(prefix, route, was_adopted)
+    }
+
+    /// The tunnel and reject rules changed (Calico's pools changed); returns the operations for
+    /// the routes whose shape changes, appear or go.
+    pub fn set_rules(
+        &mut self,
+        tunnels: Vec<Tunnel>,
+        reject: crate::policy::KernelPolicy,
+    ) -> Vec<Op> {
+        self.settings.tunnels = tunnels;
+        self.settings.reject = reject;
+        self.reshape()
+    }
+
+    /// Recomputes the route of every wanted prefix.
+    fn reshape(&mut self) -> Vec<Op> {
+        let mut prefixes: Vec<IpNet> = self.wanted.keys().copied().collect();
+        prefixes.sort();
+        let mut ops = Vec::new();
+        for p in prefixes {
+            let want = self.wanted.get(&p).cloned().unwrap_or_default();
+            let route = self.route_for(p, &want);
+            ops.extend(self.converge(p, route, false));
+        }
+        ops
     }
 
     fn converge(&mut self, prefix: IpNet, route: Option<KernelRoute>, adopted: bool) -> Vec<Op> {
@@ -251,15 +284,7 @@ impl Sync {
     /// ourselves); returns the operations for the routes whose shape changes.
     pub fn set_local_addresses(&mut self, addresses: Vec<IpNet>) -> Vec<Op> {
         self.local = addresses;
-        let mut prefixes: Vec<IpNet> = self.wanted.keys().copied().collect();
-        prefixes.sort();
-        let mut ops = Vec::new();
-        for p in prefixes {
-            let want = self.wanted.get(&p).cloned().unwrap_or_default();
-            let route = self.route_for(p, &want);
-            ops.extend(self.converge(p, route, false));
-        }
-        ops
+        self.reshape()
     }
 
     /// Someone else removed one of our routes from the kernel (a device went down, an operator

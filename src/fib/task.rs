@@ -26,6 +26,13 @@ pub enum FibInput {
     Settle,
     /// The node's own addresses (with prefix lengths) are now these.
     LocalAddresses(Vec<IpNet>),
+    /// The tunnel and reject rules are now these (Calico's pools changed).
+    Rules {
+        /// IP-in-IP rules.
+        tunnels: Vec<super::sync::Tunnel>,
+        /// Prefixes never programmed.
+        reject: crate::policy::KernelPolicy,
+    },
 }
 
 /// Most inputs merged into one batch.
@@ -209,6 +216,11 @@ pub async fn run<F: Fib>(
                 FibInput::LocalAddresses(addresses) => {
                     ops.extend(sync.set_local_addresses(addresses));
                 }
+                FibInput::Rules { tunnels, reject } => {
+                    let changed = sync.set_rules(tunnels, reject);
+                    tracing::info!("kernel: rules changed; {} routes to change", changed.len());
+                    ops.extend(changed);
+                }
             }
         }
     }
@@ -386,6 +398,7 @@ mod tests {
             protocol: 12,
             metric: 0,
             tunnels: vec![],
+            reject: Default::default(),
         }
     }
 

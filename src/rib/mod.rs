@@ -51,6 +51,7 @@ pub use attrs::{AttrTable, Attrs, RouteAttrs};
 pub use export::{GroupKey, Learned, Rejected};
 pub use outbox::{Outbox, Output, Target};
 
+use crate::policy::ExportPolicy;
 use crate::wire::{Family, NextHop, Nlri, Update};
 
 /// An UPDATE's attributes for one next hop, after the import rules.
@@ -271,6 +272,8 @@ struct Cx<'a> {
     changed: &'a mut Option<Vec<IpNet>>,
     /// Some group with members sends several paths per prefix (ADD-PATH, RFC 7911).
     add_path: bool,
+    /// The export policy every exported route passes ([`Rib::set_export_policy`]).
+    policy: Option<&'a ExportPolicy>,
 }
 
 /// The path identifier wren sends for `path` to ADD-PATH peers (RFC 7911 §3): stable while the
@@ -339,7 +342,21 @@ impl Cx<'_> {
         }
     }
 
-    fn export(&mut self, path: &Path, family: Family, gid: GroupId) -> Option<Attrs> {
+    /// What `path` (the best path, or one of several under ADD-PATH) of `prefix` looks like
+    /// sent to group `gid`, or `None` when it is not sent: the export rules, then the policy.
+    fn export(
+        &mut self,
+        prefix: IpNet,
+        path: &Path,
+        family: Family,
+        gid: GroupId,
+    ) -> Option<Attrs> {
+        let out = self.export_rules(path, family, gid)?;
+        self.with_policy(self.policy, prefix, out)
+    }
+
+    /// [`export::export`] for `path` to group `gid`, cached for the current operation.
+    fn export_rules(&mut self, path: &Path, family: Family, gid: GroupId) -> Option<Attrs> {
         let key = (Arc::as_ptr(&path.attrs) as usize, path.peer(), gid, family);
         if let Some((_, out)) = self.cache.get(&key) {
             return out.clone();
@@ -350,6 +367,25 @@ impl Cx<'_> {
             .map(|ra| self.attrs.intern(ra));
         self.cache.insert(key, (path.attrs.clone(), out.clone()));
         out
+    }
+
+    /// `out` after `policy` for `prefix`: dropped when rejected, communities added.
+    fn with_policy(
+        &mut self,
+        policy: Option<&ExportPolicy>,
+        prefix: IpNet,
+        out: Attrs,
+    ) -> Option<Attrs> {
+        let Some(policy) = policy else {
+            return Some(out);
+        };
+        let add = policy.evaluate(prefix).ok()?;
+        if add.is_empty() {
+            return Some(out);
+        }
+        let mut ra = (*out).clone();
+        crate::policy::apply(&mut ra.attrs, &add);
+        Some(self.attrs.intern(ra))
     }
 
     fn member(&self, peer: Option<PeerId>, gid: GroupId) -> Option<PeerId> {
@@ -367,8 +403,8 @@ impl Cx<'_> {
             {
                 continue;
             }
-            let old_out = old.and_then(|p| self.export(p, family, gid));
-            let new_out = new.and_then(|p| self.export(p, family, gid));
+            let old_out = old.and_then(|p| self.export(prefix, p, family, gid));
+            let new_out = new.and_then(|p| self.export(prefix, p, family, gid));
             let ex_old = self.member(old.map(Path::peer), gid);
             let ex_new = self.member(new.map(Path::peer), gid);
             let same = match (&old_out, &new_out) {
@@ -421,8 +457,8 @@ impl Cx<'_> {
             idents.dedup();
             for (ident, source) in idents {
                 let find = |paths: &[Path]| paths.iter().find(|p| path_ident(p) == ident).cloned();
-                let old_out = find(old).and_then(|p| self.export(&p, family, gid));
-                let new_out = find(new).and_then(|p| self.export(&p, family, gid));
+                let old_out = find(old).and_then(|p| self.export(prefix, &p, family, gid));
+                let new_out = find(new).and_then(|p| self.export(prefix, &p, family, gid));
                 let same = match (&old_out, &new_out) {
                     (None, None) => true,
                     (Some(a), Some(b)) => Arc::ptr_eq(a, b),
@@ -588,6 +624,7 @@ pub struct Rib {
     v4: HashMap<Ipv4Net, Dest>,
     v6: HashMap<Ipv6Net, Dest>,
     changed: Option<Vec<IpNet>>,
+    policy: Option<ExportPolicy>,
 }
 
 /// Counts for the CLI and metrics.
@@ -616,6 +653,7 @@ macro_rules! with_cx {
             v4: $v4,
             v6: $v6,
             changed,
+            policy,
             ..
         } = $rib;
         let mut out = Outbox::new();
@@ -629,6 +667,7 @@ macro_rules! with_cx {
                 cache,
                 out: &mut out,
                 changed,
+                policy: policy.as_ref(),
                 add_path: groups
                     .iter()
                     .any(|g| !g.key.add_path_tx.is_empty() && !g.members.is_empty()),
@@ -672,6 +711,7 @@ impl Rib {
             v4: HashMap::new(),
             v6: HashMap::new(),
             changed: None,
+            policy: None,
         }
     }
 
@@ -879,6 +919,78 @@ impl Rib {
             .collect()
     }
 
+    /// Replaces the export policy (Calico's `calico_export_to_bgp_peers`, see
+    /// [`crate::policy::ExportPolicy`]; `None`, the default, exports every best route) and sends
+    /// every update group what that changes: withdrawals of routes the new policy rejects,
+    /// announcements of routes it now accepts or whose added communities changed. No session is
+    /// reset.
+    pub fn set_export_policy(&mut self, policy: Option<ExportPolicy>) -> Vec<Output> {
+        if policy == self.policy {
+            return Vec::new();
+        }
+        let old = std::mem::replace(&mut self.policy, policy);
+        let verdict = |p: Option<&ExportPolicy>, prefix: IpNet| p.map(|p| p.evaluate(prefix));
+        let changed: Vec<IpNet> = self
+            .routes()
+            .map(|(p, _)| p)
+            .filter(|p| verdict(old.as_ref(), *p) != verdict(self.policy.as_ref(), *p))
+            .collect();
+        with_cx!(self, |cx, v4, v6, _adj| {
+            let new = cx.policy;
+            for prefix in changed {
+                let (family, paths): (Family, &[Path]) = match prefix {
+                    IpNet::V4(k) => (Family::IPV4_UNICAST, v4.get(&k).map_or(&[], |d| d)),
+                    IpNet::V6(k) => (Family::IPV6_UNICAST, v6.get(&k).map_or(&[], |d| d)),
+                };
+                for gid in 0..cx.groups.len() as GroupId {
+                    let Some(g) = cx.groups.get(gid as usize) else {
+                        continue;
+                    };
+                    if g.members.is_empty() || !g.key.families.contains(&family) {
+                        continue;
+                    }
+                    let add_path = g.key.add_path_tx.contains(&family);
+                    let sent: &[Path] = if add_path {
+                        paths
+                    } else {
+                        paths.get(..1).unwrap_or(&[])
+                    };
+                    for p in sent {
+                        let base = cx.export_rules(p, family, gid);
+                        let old_out = base
+                            .clone()
+                            .and_then(|b| cx.with_policy(old.as_ref(), prefix, b));
+                        let new_out = base.and_then(|b| cx.with_policy(new, prefix, b));
+                        let same = match (&old_out, &new_out) {
+                            (None, None) => true,
+                            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+                            _ => false,
+                        };
+                        if same {
+                            continue;
+                        }
+                        let target = Target::Group {
+                            group: gid,
+                            except: [cx.member(Some(p.peer()), gid), None],
+                        };
+                        match (add_path, &new_out) {
+                            (true, Some(a)) => cx.out.announce_path(
+                                target,
+                                Nlri::with_path_id(prefix, path_ident(p)),
+                                a,
+                            ),
+                            (true, None) => cx
+                                .out
+                                .withdraw_path(target, Nlri::with_path_id(prefix, path_ident(p))),
+                            (false, Some(a)) => cx.out.announce(target, prefix, a),
+                            (false, None) => cx.out.withdraw(target, prefix),
+                        }
+                    }
+                }
+            }
+        })
+    }
+
     /// The session to `peer` reached Established: the peer joins its update group and gets the
     /// group's view of the Loc-RIB, then End-of-RIB for each family (RFC 4724 §2).
     pub fn peer_up(&mut self, peer: PeerId, session: SessionInfo) -> Vec<Output> {
@@ -965,7 +1077,7 @@ impl Rib {
                 };
                 for (prefix, dest) in dests {
                     for p in dest.iter().filter(|p| p.peer() != peer) {
-                        if let Some(a) = cx.export(p, *family, gid) {
+                        if let Some(a) = cx.export(prefix, p, *family, gid) {
                             cx.out.announce_path(
                                 target,
                                 Nlri::with_path_id(prefix, path_ident(p)),
@@ -979,7 +1091,7 @@ impl Rib {
             {
                 for (k, dest) in v4.iter() {
                     if let Some(best) = dest.first().filter(|b| b.peer() != peer) {
-                        if let Some(a) = cx.export(best, Family::IPV4_UNICAST, gid) {
+                        if let Some(a) = cx.export(IpNet::V4(*k), best, Family::IPV4_UNICAST, gid) {
                             cx.out.announce(target, IpNet::V4(*k), &a);
                         }
                     }
@@ -989,7 +1101,7 @@ impl Rib {
             {
                 for (k, dest) in v6.iter() {
                     if let Some(best) = dest.first().filter(|b| b.peer() != peer) {
-                        if let Some(a) = cx.export(best, Family::IPV6_UNICAST, gid) {
+                        if let Some(a) = cx.export(IpNet::V6(*k), best, Family::IPV6_UNICAST, gid) {
                             cx.out.announce(target, IpNet::V6(*k), &a);
                         }
                     }
@@ -1034,14 +1146,15 @@ impl Rib {
                 let mut total = 0u32;
                 let mut own: HashMap<PeerId, u32> = HashMap::new();
                 let bests = v4
-                    .values()
-                    .filter_map(|d| d.first().map(|p| (p, Family::IPV4_UNICAST)))
-                    .chain(
-                        v6.values()
-                            .filter_map(|d| d.first().map(|p| (p, Family::IPV6_UNICAST))),
-                    );
-                for (best, family) in bests {
-                    if cx.export(best, family, *gid).is_some() {
+                    .iter()
+                    .filter_map(|(k, d)| {
+                        d.first().map(|p| (IpNet::V4(*k), p, Family::IPV4_UNICAST))
+                    })
+                    .chain(v6.iter().filter_map(|(k, d)| {
+                        d.first().map(|p| (IpNet::V6(*k), p, Family::IPV6_UNICAST))
+                    }));
+                for (prefix, best, family) in bests {
+                    if cx.export(prefix, best, family, *gid).is_some() {
                         total += 1;
                         *own.entry(best.peer()).or_insert(0) += 1;
                     }

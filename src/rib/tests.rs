@@ -2268,3 +2268,100 @@ fn advertised_counts_are_the_exportable_best_paths_minus_the_peers_own() {
     assert_eq!(n.get(&b), Some(&2), "{n:?}");
     assert_eq!(n.get(&c), Some(&2), "{n:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Export policy (Calico's calico_export_to_bgp_peers, crate::policy)
+// ---------------------------------------------------------------------------------------------
+
+/// Pool 10.1.0.0/16 with the local block P1 (10.1.0.0/24),
+/// pool 10.2.0.0/16 with disableBGPExport, community 65000:7 on the first pool.
+fn calico_policy() -> crate::policy::ExportPolicy {
+    crate::policy::ExportPolicy {
+        aggregate: vec![net(P1)],
+        no_export: vec![net("10.2.0.0/16")],
+        accept_within: vec![net("10.1.0.0/16")],
+        communities: vec![crate::policy::CommunityRule {
+            prefix: net("10.1.0.0/16"),
+            communities: vec![Community::new(65000, 7)],
+            large_communities: Vec::new(),
+        }],
+    }
+}
+
+#[test]
+fn with_an_export_policy_only_accepted_routes_leave_and_they_carry_the_added_communities() {
+    let mut rib = rib(ASN, RID);
+    rib.set_export_policy(Some(calico_policy()));
+    let tor = up(&mut rib, ebgp("tor", "198.19.2.1", 65001), "198.19.2.1");
+    let n1 = up(&mut rib, ibgp("n1", "10.0.0.2", false), "10.0.0.2");
+    let mut out = rib.originate(net(P1), local(plain));
+    out.extend(rib.originate(net("10.1.0.7/32"), local(plain)));
+    out.extend(rib.originate(net("10.2.0.0/24"), local(plain)));
+    out.extend(rib.update(
+        tor,
+        &announce(&["0.0.0.0/0", "10.1.5.0/24"], "198.19.2.1", &[65001], plain),
+    ));
+    let got = rx(&rib, &out, n1);
+    assert_eq!(
+        got.got(P1).attrs.communities,
+        [Community::new(65000, 7)],
+        "the local block leaves with the pool's community"
+    );
+    assert!(got.silent_on("10.1.0.7/32"), "inside the local block");
+    assert!(got.silent_on("10.2.0.0/24"), "disableBGPExport pool");
+    assert!(got.silent_on("0.0.0.0/0"), "outside every pool");
+    assert!(
+        got.announced("10.1.5.0/24"),
+        "inside the pool, from the ToR"
+    );
+    // The route stays in the RIB (and the kernel) either way.
+    assert!(rib.best(net("0.0.0.0/0")).is_some());
+}
+
+#[test]
+fn changing_the_export_policy_withdraws_and_announces_only_what_changed_without_a_reset() {
+    let mut rib = rib(ASN, RID);
+    rib.set_export_policy(Some(calico_policy()));
+    let n1 = up(&mut rib, ibgp("n1", "10.0.0.2", false), "10.0.0.2");
+    rib.originate(net(P1), local(plain));
+    rib.originate(net("10.2.0.0/24"), local(plain));
+    rib.originate(net(P3), local(plain));
+
+    // The second pool is exported again, the first one's community changes, P3 stays out.
+    let mut p = calico_policy();
+    p.no_export.clear();
+    p.accept_within.push(net("10.2.0.0/16"));
+    p.communities[0].communities = vec![Community::new(65000, 8)];
+    let out = rib.set_export_policy(Some(p.clone()));
+    let got = rx(&rib, &out, n1);
+    assert!(got.announced("10.2.0.0/24"));
+    assert_eq!(got.got(P1).attrs.communities, [Community::new(65000, 8)]);
+    assert!(got.silent_on(P3));
+    assert!(got.eor.is_empty(), "no new dump, no reset");
+
+    // The same policy again changes nothing.
+    assert!(rib.set_export_policy(Some(p)).is_empty());
+
+    // Dropping the policy exports everything: P3 now goes out.
+    let out = rib.set_export_policy(None);
+    let got = rx(&rib, &out, n1);
+    assert!(got.announced(P3));
+    assert!(
+        got.got(P1).attrs.communities.is_empty(),
+        "the added community goes with the policy"
+    );
+}
+
+#[test]
+fn a_peer_coming_up_gets_the_table_through_the_export_policy() {
+    let mut rib = rib(ASN, RID);
+    rib.set_export_policy(Some(calico_policy()));
+    rib.originate(net(P1), local(plain));
+    rib.originate(net(P3), local(plain));
+    let p = rib.add_peer(ibgp("n1", "10.0.0.2", false));
+    let out = rib.peer_up(p, session("10.0.0.2", IBGP_SELF));
+    let got = rx(&rib, &out, p);
+    assert!(got.announced(P1));
+    assert!(got.silent_on(P3));
+    assert_eq!(rib.advertised_counts().get(&p), Some(&1));
+}

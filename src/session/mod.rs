@@ -186,6 +186,7 @@ pub async fn run_with_log(config: Config, set_level: Option<SetLogLevel>) -> Res
         Some((fib, learned)) => (Some(fib), Some(learned)),
         None => (None, None),
     };
+    let fib_rules = fib.clone();
     let mut tasks = spawn_tasks(&config, fib);
     let rib = tasks.rib.clone();
     start_control(&config, &rib, tasks.views.clone())?;
@@ -239,10 +240,28 @@ pub async fn run_with_log(config: Config, set_level: Option<SetLogLevel>) -> Res
                          they take effect after a restart"
                     );
                 }
+                if fresh.export != config.export {
+                    let _ = rib.send(rib_task::RibInput::SetExportPolicy(fresh.export.clone()));
+                }
                 let _ = rib.send(rib_task::RibInput::SetOriginated(
                     originated(&fresh),
-                    blackholes(&fresh),
+                    local_routes(&fresh),
                 ));
+                let (k, old) = (&fresh.kernel, &config.kernel);
+                if k.tunnels != old.tunnels || k.reject != old.reject {
+                    if let Some(fib) = &fib_rules {
+                        let _ = fib.send(crate::fib::task::FibInput::Rules {
+                            tunnels: k.tunnels.clone(),
+                            reject: k.reject.clone(),
+                        });
+                    }
+                }
+                if k.learn != old.learn {
+                    tracing::warn!(
+                        "calico: the pools' learn rules changed; workload routes of new pools \
+                         are learned after a restart"
+                    );
+                }
                 apply_peers(&config, &fresh, &mut tasks, &listener, "datastore").await;
                 config = Config {
                     restarting: config.restarting,
@@ -325,7 +344,7 @@ fn reload(config: &Config, rib: &mpsc::UnboundedSender<rib_task::RibInput>) -> O
     tracing::info!("SIGHUP: reloading [[originate]] from {}", config.origin);
     let _ = rib.send(rib_task::RibInput::SetOriginated(
         originated(&fresh),
-        blackholes(&fresh),
+        local_routes(&fresh),
     ));
     Some(fresh)
 }
@@ -421,7 +440,7 @@ pub fn spawn_tasks(
         let ids: Vec<PeerId> = (1..=config.peers.len())
             .filter_map(|i| PeerId::try_from(i).ok())
             .collect();
-        task = task.with_fib(fib, &ids, blackholes(config));
+        task = task.with_fib(fib, &ids, local_routes(config));
     }
     tokio::spawn(task.run());
     let mut tasks = Tasks {
@@ -493,19 +512,29 @@ impl Tasks {
 /// [`PeerId`] `i + 1`), and the originated routes.
 pub fn build_rib(config: &Config) -> (Rib, Vec<(ipnet::IpNet, RouteAttrs)>) {
     let mut rib = Rib::new(config.rib_global());
+    // Empty before any peer is up: nothing to send.
+    let _ = rib.set_export_policy(config.export.clone());
     for p in &config.peers {
         rib.add_peer(config.rib_peer(p));
     }
     (rib, originated(config))
 }
 
-/// The originated prefixes marked `blackhole = true`.
-fn blackholes(config: &Config) -> std::collections::HashSet<ipnet::IpNet> {
+/// The originated prefixes that go into the kernel: `blackhole = true`, and Calico's routes to
+/// peers behind a gateway.
+fn local_routes(config: &Config) -> rib_task::LocalRoutes {
     config
         .originate
         .iter()
-        .filter(|o| o.blackhole)
-        .map(|o| o.prefix)
+        .filter_map(|o| {
+            if o.blackhole {
+                Some((o.prefix, rib_task::LocalRoute::Blackhole))
+            } else if o.install && o.next_hop.is_some() {
+                Some((o.prefix, rib_task::LocalRoute::ViaNextHop))
+            } else {
+                None
+            }
+        })
         .collect()
 }
 
@@ -632,6 +661,7 @@ async fn start_kernel(
         protocol: k.protocol,
         metric: k.metric,
         tunnels: k.tunnels.clone(),
+        reject: k.reject.clone(),
     };
     let (tx, rx) = mpsc::unbounded_channel();
     let (learned_tx, learned_rx) = mpsc::unbounded_channel();

@@ -30,6 +30,18 @@ use crate::wire::{self, code, Ctx, EncodeError, Family, Message, Notification, U
 /// (RFC 4724 §4.2 leaves the value local; GoBGP and FRR use 360 s).
 pub const STALE_PATH_TIME: Duration = Duration::from_secs(360);
 
+/// How an originated prefix goes into the kernel while an originated route is its best.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalRoute {
+    /// A blackhole (Calico's local blocks, `blackhole = true`).
+    Blackhole,
+    /// Via the configured next hop (Calico's `reachableBy` routes to BGP peers).
+    ViaNextHop,
+}
+
+/// The originated prefixes that go into the kernel, and how.
+pub type LocalRoutes = HashMap<ipnet::IpNet, LocalRoute>;
+
 /// What the RIB task receives.
 #[derive(Debug)]
 pub enum RibInput {
@@ -62,9 +74,12 @@ pub enum RibInput {
         /// Released once the UPDATE is applied (flow control, see the module docs).
         permit: Option<OwnedSemaphorePermit>,
     },
-    /// The configuration was reloaded (SIGHUP): originate exactly these routes from now on, and
-    /// blackhole these prefixes in the kernel while an originated route is their best.
-    SetOriginated(Vec<(ipnet::IpNet, RouteAttrs)>, HashSet<ipnet::IpNet>),
+    /// The configuration was reloaded (SIGHUP, the datastore): originate exactly these routes
+    /// from now on, and put these prefixes into the kernel while an originated route is their
+    /// best.
+    SetOriginated(Vec<(ipnet::IpNet, RouteAttrs)>, LocalRoutes),
+    /// The export policy changed (Calico mode; [`crate::rib::Rib::set_export_policy`]).
+    SetExportPolicy(Option<crate::policy::ExportPolicy>),
     /// A route learned from the kernel appeared or went away (`[[kernel.learn]]`).
     Learned(Learned),
     /// A peer was added to the configuration (SIGHUP or the datastore); the reply is its id.
@@ -117,7 +132,7 @@ pub struct RibTask {
     /// Every prefix learned from the kernel, exported or not (see [`RibTask::covered`]).
     learned: HashSet<ipnet::IpNet>,
     fib: Option<mpsc::UnboundedSender<FibInput>>,
-    blackholes: HashSet<ipnet::IpNet>,
+    local_routes: LocalRoutes,
     /// Families each configured peer still owes an End-of-RIB for; `None` until it first comes
     /// up. Once all are done the FIB is told to settle (RFC 4724's restart is over).
     eor_missing: HashMap<PeerId, Option<HashSet<Family>>>,
@@ -146,7 +161,7 @@ impl RibTask {
             originated,
             learned: HashSet::new(),
             fib: None,
-            blackholes: HashSet::new(),
+            local_routes: LocalRoutes::new(),
             eor_missing: HashMap::new(),
             settled: false,
         }
@@ -159,10 +174,10 @@ impl RibTask {
         mut self,
         fib: mpsc::UnboundedSender<FibInput>,
         peers: &[PeerId],
-        blackholes: HashSet<ipnet::IpNet>,
+        local_routes: LocalRoutes,
     ) -> RibTask {
         self.fib = Some(fib);
-        self.blackholes = blackholes;
+        self.local_routes = local_routes;
         self.eor_missing = peers.iter().map(|p| (*p, None)).collect();
         let prefixes: Vec<ipnet::IpNet> = self.rib.routes().map(|(p, _)| p).collect();
         self.publish(prefixes);
@@ -216,7 +231,9 @@ impl RibTask {
                         gateway,
                         iface: String::new(),
                     },
-                    None if self.blackholes.contains(&prefix) => Dest::Blackhole,
+                    None if self.local_routes.get(&prefix) == Some(&LocalRoute::Blackhole) => {
+                        Dest::Blackhole
+                    }
                     None => Dest::Unreachable,
                 };
                 let bgp = gateway.map(|next_hop| BgpPathInfo {
@@ -289,9 +306,16 @@ impl RibTask {
     fn want(&self, prefix: ipnet::IpNet) -> Want {
         match self.rib.best(prefix) {
             None => Want::none(),
-            Some(p) if p.peer() == LOCAL => Want {
-                next_hops: Vec::new(),
-                blackhole: self.blackholes.contains(&prefix),
+            Some(p) if p.peer() == LOCAL => match self.local_routes.get(&prefix) {
+                Some(LocalRoute::Blackhole) => Want {
+                    next_hops: Vec::new(),
+                    blackhole: true,
+                },
+                Some(LocalRoute::ViaNextHop) => Want {
+                    next_hops: p.attrs().next_hop.map(|h| h.addr()).into_iter().collect(),
+                    blackhole: false,
+                },
+                None => Want::none(),
             },
             Some(_) => Want {
                 next_hops: self
@@ -447,13 +471,24 @@ impl RibTask {
                     self.stop_over_limit(peer, max);
                 }
             }
-            RibInput::SetOriginated(list, blackholes) => {
+            RibInput::SetExportPolicy(policy) => {
+                let outputs = self.rib.set_export_policy(policy);
+                tracing::info!("export policy changed: {} UPDATEs to send", outputs.len());
+                self.deliver(outputs);
+            }
+            RibInput::SetOriginated(list, local_routes) => {
                 let changed: Vec<ipnet::IpNet> = self
-                    .blackholes
-                    .symmetric_difference(&blackholes)
-                    .copied()
+                    .local_routes
+                    .iter()
+                    .filter(|(p, r)| local_routes.get(*p) != Some(*r))
+                    .chain(
+                        local_routes
+                            .iter()
+                            .filter(|(p, r)| self.local_routes.get(*p) != Some(*r)),
+                    )
+                    .map(|(p, _)| *p)
                     .collect();
-                self.blackholes = blackholes;
+                self.local_routes = local_routes;
                 self.publish(changed);
                 let wanted: HashMap<_, _> = list.into_iter().collect();
                 let gone: Vec<_> = self
