@@ -272,3 +272,199 @@ fn calicos_log_severity_screen_sets_wrens_log_level_when_rust_log_is_unset() {
     .unwrap_or_else(|err| panic!("{err}\n{}", log()));
     assert!(wren.is_running(), "{}", log());
 }
+
+/// `gobgp global rib` lines of the ToR, for checks on communities.
+fn tor_rib_line(gobgp: &Gobgp, prefix: &str) -> Option<String> {
+    let out = gobgp.cli(&["global", "rib", "-a", "ipv4"]).ok()?;
+    out.lines()
+        .find(|l| l.split_whitespace().any(|w| w == prefix))
+        .map(str::to_string)
+}
+
+/// confd's `calico_export_to_bgp_peers` and `calico_kernel_programming`, from etcd, live:
+///
+/// * pool `pool1` (203.0.113.0/25) with a `prefixAdvertisements` community, pool `private`
+///   (203.0.113.128/25) with `disableBGPExport`, a service cluster range 198.51.100.0/26;
+///   one confirmed block in each pool. The ToR (GoBGP, global BGPPeer) announces 198.19.8.0/24.
+/// * The ToR learns the `pool1` block with the community and the service range, not the
+///   `private` block; node1's kernel has both blocks as blackholes, the ToR's route via the ToR,
+///   and nothing for the service range.
+/// * Then, without any session reset: `private` is exported again (the ToR learns its block),
+///   the community changes (the ToR sees the new one), and a VXLAN pool created over the ToR's
+///   route takes that route out of node1's kernel (Felix's job); deleting the pool brings it back.
+#[test]
+#[ignore = "needs root, etcd and gobgpd: run via make test"]
+fn calicos_export_and_kernel_rules_apply_and_follow_pool_and_community_changes_live() {
+    let lab = Lab::new("calico_export").unwrap();
+    lab::require_binaries(&["etcd", "etcdctl", "gobgpd", "gobgp", "ip"]).unwrap();
+    let e = lab.add_node("etcd").unwrap();
+    let n1 = lab.add_node("node1").unwrap();
+    let t = lab.add_node("tor").unwrap();
+    let le = lab.link(&e, &n1).unwrap();
+    let lt = lab.link(&t, &n1).unwrap();
+    let url = format!("http://{}:2379", le.a_v4);
+    let _etcd = lab::etcd::start(&lab, &e, &url).unwrap();
+    let (wren_addr, tor_addr) = (lt.b_v4, lt.a_v4);
+
+    let bgp_config = |community: &str| {
+        format!(
+            r#"{{"kind":"BGPConfiguration","apiVersion":"projectcalico.org/v3","metadata":{{"name":"default"}},"spec":{{"asNumber":64512,"nodeToNodeMeshEnabled":false,"serviceClusterIPs":[{{"cidr":"198.51.100.0/26"}}],"prefixAdvertisements":[{{"cidr":"203.0.113.0/25","communities":["{community}"]}}]}}}}"#
+        )
+    };
+    let pool = |name: &str, cidr: &str, extra: &str| {
+        format!(
+            r#"{{"kind":"IPPool","apiVersion":"projectcalico.org/v3","metadata":{{"name":"{name}"}},"spec":{{"cidr":"{cidr}","ipipMode":"Never","blockSize":26,"nodeSelector":"all()"{extra}}}}}"#
+        )
+    };
+    put(
+        &e,
+        &url,
+        &format!("{RES}/bgpconfigurations/default"),
+        &bgp_config("65000:100"),
+    );
+    put(
+        &e,
+        &url,
+        &format!("{RES}/nodes/node1"),
+        &format!(
+            r#"{{"kind":"Node","apiVersion":"projectcalico.org/v3","metadata":{{"name":"node1"}},"spec":{{"bgp":{{"ipv4Address":"{wren_addr}/24"}}}}}}"#
+        ),
+    );
+    put(
+        &e,
+        &url,
+        &format!("{RES}/ippools/pool1"),
+        &pool("pool1", "203.0.113.0/25", r#","vxlanMode":"Never""#),
+    );
+    let private = |disabled: bool| {
+        pool(
+            "private",
+            "203.0.113.128/25",
+            &format!(r#","vxlanMode":"Never","disableBGPExport":{disabled}"#),
+        )
+    };
+    put(&e, &url, &format!("{RES}/ippools/private"), &private(true));
+    for block in ["203.0.113.0-26", "203.0.113.128-26"] {
+        put(
+            &e,
+            &url,
+            &format!("/calico/ipam/v2/host/node1/ipv4/block/{block}"),
+            r#"{"state":"confirmed","deleted":false}"#,
+        );
+    }
+    put(
+        &e,
+        &url,
+        &format!("{RES}/bgppeers/tor"),
+        &format!(
+            r#"{{"kind":"BGPPeer","apiVersion":"projectcalico.org/v3","metadata":{{"name":"tor"}},"spec":{{"peerIP":"{tor_addr}","asNumber":65001}}}}"#
+        ),
+    );
+    let gobgp = Gobgp::start(
+        &t,
+        &GobgpConfig::new(65001, tor_addr)
+            .neighbor(GobgpNeighbor::new(IpAddr::V4(wren_addr), 64512)),
+    )
+    .unwrap();
+    gobgp.announce("198.19.8.0/24").unwrap();
+
+    let config = format!(
+        "[global]\nasn = 1\nrouter_id = \"198.18.255.1\"\n\n[control]\nsocket = \"{}\"\n\n\
+         [datastore]\ntype = \"etcdv3\"\nendpoints = [\"{url}\"]\nnode_name = \"node1\"\n",
+        lab::wren::PLACEHOLDER_SOCKET
+    );
+    let wren = Wren::start(&lab, &n1, "wren", &config).unwrap();
+    gobgp
+        .wait_established(IpAddr::V4(wren_addr), DEADLINE)
+        .unwrap_or_else(|err| panic!("{err}\n{}", wren.log()));
+    let fail = |err: LabError| -> ! { panic!("{err}\n{}", wren.log()) };
+    let tor_has = |prefix: &str| -> Result<bool, LabError> {
+        Ok(gobgp
+            .rib(Family::Ipv4)?
+            .iter()
+            .any(|r| r.prefix == prefix && r.as_path == vec![64512]))
+    };
+    let kernel = || {
+        n1.exec(&["ip", "route", "show", "proto", "bird"])
+            .unwrap_or_default()
+    };
+
+    wait_until(DEADLINE, "the ToR to learn the pool1 block", || {
+        Ok::<_, LabError>(
+            tor_rib_line(&gobgp, "203.0.113.0/26").is_some_and(|l| l.contains("65000:100")),
+        )
+    })
+    .unwrap_or_else(|e| fail(e));
+    wait_until(DEADLINE, "the ToR to learn the service range", || {
+        tor_has("198.51.100.0/26")
+    })
+    .unwrap_or_else(|e| fail(e));
+    wait_until(
+        DEADLINE,
+        "the ToR's route and both blackholes in node1's kernel",
+        || {
+            let k = kernel();
+            Ok::<_, LabError>(
+                k.contains(&format!("198.19.8.0/24 via {tor_addr}"))
+                    && k.contains("blackhole 203.0.113.0/26")
+                    && k.contains("blackhole 203.0.113.128/26"),
+            )
+        },
+    )
+    .unwrap_or_else(|e| fail(e));
+    assert!(
+        !tor_has("203.0.113.128/26").unwrap(),
+        "a disableBGPExport block must not be exported"
+    );
+    assert!(
+        !kernel().contains("198.51.100.0/26"),
+        "a service range is never programmed:\n{}",
+        kernel()
+    );
+
+    // disableBGPExport off: the block goes out.
+    put(&e, &url, &format!("{RES}/ippools/private"), &private(false));
+    wait_until(DEADLINE, "the ToR to learn the private block", || {
+        tor_has("203.0.113.128/26")
+    })
+    .unwrap_or_else(|e| fail(e));
+
+    // A new community for the pool.
+    put(
+        &e,
+        &url,
+        &format!("{RES}/bgpconfigurations/default"),
+        &bgp_config("65000:200"),
+    );
+    wait_until(DEADLINE, "the ToR to see the new community", || {
+        Ok::<_, LabError>(
+            tor_rib_line(&gobgp, "203.0.113.0/26")
+                .is_some_and(|l| l.contains("65000:200") && !l.contains("65000:100")),
+        )
+    })
+    .unwrap_or_else(|e| fail(e));
+
+    // A VXLAN pool over the ToR's route: Felix's, so out of the kernel; and back.
+    put(
+        &e,
+        &url,
+        &format!("{RES}/ippools/vx"),
+        &pool("vx", "198.19.8.0/22", r#","vxlanMode":"Always""#),
+    );
+    wait_until(DEADLINE, "the ToR's route to leave node1's kernel", || {
+        Ok::<_, LabError>(!kernel().contains("198.19.8.0/24"))
+    })
+    .unwrap_or_else(|e| fail(e));
+    etcdctl(&e, &url, &["del", &format!("{RES}/ippools/vx")]).unwrap();
+    wait_until(DEADLINE, "the ToR's route to come back", || {
+        Ok::<_, LabError>(kernel().contains(&format!("198.19.8.0/24 via {tor_addr}")))
+    })
+    .unwrap_or_else(|e| fail(e));
+
+    assert_eq!(
+        wren.log().matches("session established").count(),
+        1,
+        "pool and community changes must not reset the session:\n{}",
+        wren.log()
+    );
+}
