@@ -799,6 +799,7 @@ impl<'a> Ctx<'a> {
             add_paths: AddPaths::Both,
             next_hop_v4: None,
             next_hop_v6: None,
+            restart_time: None,
         };
         let detail = PeerDetail {
             kind,
@@ -1251,6 +1252,12 @@ pub fn derive(ds: &Datastore, node_name: &str, env: &Env) -> Result<Derived, Err
     }
     kernel_reject.sort();
     kernel_reject.dedup();
+    for p in &mut peers {
+        p.restart_time = peer_details
+            .get(&p.name)
+            .and_then(|d| d.restart_time)
+            .map(|t| t.min(config::MAX_RESTART_TIME));
+    }
 
     Ok(Derived {
         node: node_name.to_string(),

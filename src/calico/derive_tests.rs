@@ -494,6 +494,9 @@ fn to_toml(d: &Derived) -> String {
                 AddPaths::Both => "both",
             }
         ));
+        if let Some(r) = p.restart_time {
+            t.push_str(&format!("restart_time = {r}\n"));
+        }
         let fams: Vec<&str> = p
             .families
             .iter()

@@ -234,6 +234,9 @@ pub struct Peer {
     pub next_hop_v4: Option<std::net::Ipv4Addr>,
     /// Our next hop for IPv6 routes on a session over IPv4 (same rule for IPv6).
     pub next_hop_v6: Option<std::net::Ipv6Addr>,
+    /// The restart time announced to this peer in the Graceful Restart capability (RFC 4724
+    /// §3; BIRD's per-protocol `graceful restart time`); `None`: `global.restart_time`.
+    pub restart_time: Option<u16>,
 }
 
 impl Peer {
@@ -372,7 +375,7 @@ impl Config {
                 .push(Capability::GracefulRestart(GracefulRestart {
                     restart_state: self.restarting,
                     notification: false,
-                    restart_time: self.global.restart_time,
+                    restart_time: peer.restart_time.unwrap_or(self.global.restart_time),
                     families: peer
                         .families
                         .iter()

@@ -235,6 +235,8 @@ pub struct RawPeer {
     pub allow_local_as: Option<u8>,
     /// Prefix limit (default none).
     pub max_prefixes: Option<u32>,
+    /// Graceful-restart time announced to this peer (default `global.restart_time`).
+    pub restart_time: Option<u16>,
     /// ADD-PATH (default "off").
     pub add_paths: Option<AddPaths>,
     /// Our IPv4 next hop for IPv4 routes when the session runs over IPv6.
@@ -665,6 +667,15 @@ impl RawPeer {
                 format!("allow_local_as must be 0..={MAX_ALLOW_LOCAL_AS}, got {allow_local_as}"),
             ));
         }
+        if let Some(t) = self.restart_time.filter(|t| *t > MAX_RESTART_TIME) {
+            return Err((
+                "restart_time",
+                format!(
+                    "restart_time must be at most {MAX_RESTART_TIME} seconds (a 12-bit field, \
+                     RFC 4724 §3), got {t}"
+                ),
+            ));
+        }
         if self.max_prefixes == Some(0) {
             return Err((
                 "max_prefixes",
@@ -703,6 +714,7 @@ impl RawPeer {
             add_paths,
             next_hop_v4: self.next_hop_v4,
             next_hop_v6: self.next_hop_v6,
+            restart_time: self.restart_time,
             port: self.port.unwrap_or(DEFAULT_PORT),
             passive: self.passive.unwrap_or(false),
             local_address: self.local_address,

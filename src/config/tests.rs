@@ -726,6 +726,11 @@ fn out_of_range_routing_values_are_refused_naming_the_key() {
         "4095",
     );
     rejects(
+        &with_peer("restart_time = 5000"),
+        "peer[0].restart_time",
+        "4095",
+    );
+    rejects(
         &format!("{MIN}cluster_id = \"0.0.0.0\"\n"),
         "global.cluster_id",
         "0.0.0.0",
@@ -832,5 +837,29 @@ fn log_level_defaults_to_info_and_refuses_unknown_words() {
         &format!("{MIN}log_level = \"loud\"\n"),
         "global.log_level",
         "not one of",
+    );
+}
+
+#[test]
+fn a_peers_restart_time_replaces_the_global_one_in_its_graceful_restart_capability() {
+    let gr_time = |c: &Config| -> Vec<u16> {
+        c.peers
+            .iter()
+            .map(|p| {
+                c.fsm_config(p)
+                    .capabilities
+                    .iter()
+                    .find_map(|cap| match cap {
+                        crate::wire::Capability::GracefulRestart(g) => Some(g.restart_time),
+                        _ => None,
+                    })
+                    .unwrap()
+            })
+            .collect()
+    };
+    assert_eq!(gr_time(&parse(&with_peer("")).unwrap()), [120]);
+    assert_eq!(
+        gr_time(&parse(&with_peer("restart_time = 300")).unwrap()),
+        [300]
     );
 }
