@@ -9,10 +9,12 @@ CARGO ?= cargo
 deps:
 	@.ci/deps
 
-# The codec round trip, then the lab: GoBGP "ToR router" + two wren nodes in namespaces (root).
+# The codec round trip and the static lab on the embedded default (GoBGP "ToR router" + two wren
+# nodes), then the Calico lab: a real etcd, three wren nodes in Calico mode and a ToR (root).
 demo: deps
 	@$(CARGO) run -q --bin wren -- demo
 	@$(CARGO) test -q --test demo_lab the_demo_lab -- --include-ignored --nocapture
+	@$(CARGO) test -q --test calico_cluster three_calico_nodes_in_a_mesh -- --include-ignored --nocapture
 
 # Each stage prints how long it took.
 test: deps

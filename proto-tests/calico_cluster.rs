@@ -453,6 +453,49 @@ impl Cluster {
         self.nodes.iter().find(|n| n.i == i).unwrap()
     }
 
+    /// Prints, for a reader of `make demo`, what the cluster looks like now: each node's BGP
+    /// sessions as `wren show protocols` (the birdcl view calicoctl reads), its protocol-12
+    /// kernel routes, and the ToR's BGP table.
+    fn narrate(&self, title: &str) {
+        println!("\n=== {title} ===");
+        for n in &self.nodes {
+            let socket = n.wren.socket().to_string_lossy().into_owned();
+            let protocols = lab::run(
+                env!("CARGO_BIN_EXE_wren"),
+                &["show", "protocols", "--socket", &socket],
+            )
+            .unwrap_or_else(|e| e.to_string());
+            println!("--- node{} ({}): wren show protocols", n.i, n.addr());
+            for line in protocols.lines().filter(|l| !l.trim().is_empty()) {
+                println!("    {line}");
+            }
+            let routes = n
+                .node
+                .exec(&["ip", "-4", "route", "show", "proto", "bird"])
+                .unwrap_or_default();
+            println!("--- node{}: ip route show proto bird", n.i);
+            for line in routes.lines() {
+                println!("    {line}");
+            }
+        }
+        match self.tor.rib(Family::Ipv4) {
+            Ok(rib) => {
+                println!(
+                    "--- ToR (GoBGP, AS {TOR_AS}): best paths (every node passes the pools' \
+                     routes on, as Calico's BIRD export filter does; the ToR picks one)"
+                );
+                for r in rib {
+                    let next_hop = r.next_hop.map(|h| h.to_string()).unwrap_or_default();
+                    println!(
+                        "    {:<18} via {:<14} AS path {:?}",
+                        r.prefix, next_hop, r.as_path
+                    );
+                }
+            }
+            Err(e) => println!("--- ToR: {e}"),
+        }
+    }
+
     /// Every wren's log story, for failure messages.
     fn stories(&self) -> String {
         self.nodes
@@ -685,6 +728,9 @@ fn three_calico_nodes_in_a_mesh_exchange_blocks_program_routes_and_reach_each_ot
     cluster.wait_mesh(true);
     let extra = cluster.wait_kernel_routes();
     cluster.wait_tor_learns_every_block();
+    cluster.narrate(
+        "three Calico nodes from etcd: full mesh, a ToR as a global BGPPeer, every block routed",
+    );
     for from in 1..=3 {
         for to in (1..=3).filter(|&to| to != from) {
             cluster.wait_pod_reaches(from, to, 0);
