@@ -32,14 +32,10 @@
 //!    `nodeSelector: all()` / `peerSelector: has(route-reflector)` (everyone also peers with
 //!    node1), the mesh off (sessions to the reflector only, no `Node_` session reset) — and every
 //!    kernel still routes every other block to its owner (reflection keeps the next hop;
-//!    ORIGINATOR_ID = the owner, one CLUSTER_LIST entry).
+//!    ORIGINATOR_ID = the owner, CLUSTER_LIST = node1's `routeReflectorClusterID`, set live).
 //!
 //! Pods' /32s, learned from their `cali*` veths, stay behind their node's block as with Calico's
 //! `calico_aggr`: no node gets a protocol-12 /32 and the ToR learns none (asserted).
-//!
-//! Known gap, printed as a NOTE rather than asserted (see `docs/calico.md`): a reflector's
-//! changed cluster id takes effect at wren's next restart, so until then node1 reflects with its
-//! router id in CLUSTER_LIST.
 //!
 //! Needs root, `etcd`, `etcdctl`, `gobgpd` and `bash`, so `#[ignore]`d and run by `make test`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
@@ -884,12 +880,9 @@ fn a_calico_cluster_follows_a_joining_node_a_deleted_peer_and_a_switch_to_a_rout
         cluster_list.as_array().is_some_and(|l| l.len() == 1),
         "one reflection, one CLUSTER_LIST entry: {path}"
     );
-    if cluster_list[0] != CLUSTER_ID {
-        println!(
-            "NOTE: node1 reflects with CLUSTER_LIST {cluster_list}, not its routeReflectorClusterID \
-             {CLUSTER_ID}: wren applies a changed cluster id only at its next restart (it logged \
-             \"take effect after a restart\")"
-        );
-    }
+    assert_eq!(
+        cluster_list[0], CLUSTER_ID,
+        "node1 reflects with its routeReflectorClusterID, set live: {path}"
+    );
     println!("node1 reflects for nodes 2-4 with the mesh off, every wren still the same process");
 }

@@ -919,6 +919,69 @@ impl Rib {
             .collect()
     }
 
+    /// Changes the CLUSTER_ID (RFC 4456 §7; Calico's `routeReflectorClusterID` set or changed
+    /// on a live node) and sends every internal update group the routes it gets again, now
+    /// reflected with the new id in CLUSTER_LIST. What is exported does not change, only how, so
+    /// announcements suffice. Paths already received are kept (the loop check of §8 applies to
+    /// what arrives from now on). No session is reset.
+    pub fn set_cluster_id(&mut self, cluster_id: Ipv4Addr) -> Vec<Output> {
+        if cluster_id == self.global.cluster_id {
+            return Vec::new();
+        }
+        self.global.cluster_id = cluster_id;
+        let groups: Vec<GroupId> = self
+            .groups
+            .iter()
+            .enumerate()
+            .filter(|(_, g)| !g.key.ebgp && !g.members.is_empty())
+            .map(|(i, _)| i as GroupId)
+            .collect();
+        with_cx!(self, |cx, v4, v6, _adj| {
+            let dests = v4
+                .iter()
+                .map(|(k, d)| (IpNet::V4(*k), Family::IPV4_UNICAST, d))
+                .chain(
+                    v6.iter()
+                        .map(|(k, d)| (IpNet::V6(*k), Family::IPV6_UNICAST, d)),
+                );
+            for (prefix, family, dest) in dests {
+                for &gid in &groups {
+                    let add_path = cx
+                        .groups
+                        .get(gid as usize)
+                        .is_some_and(|g| g.key.add_path_tx.contains(&family));
+                    let sent: &[Path] = if add_path {
+                        dest
+                    } else {
+                        dest.get(..1).unwrap_or(&[])
+                    };
+                    // Only reflected paths (from internal peers) carry our cluster id.
+                    for p in sent.iter().filter(|p| p.peer() != LOCAL) {
+                        if !matches!(cx.source(p.peer()).1, Learned::Ibgp { .. }) {
+                            continue;
+                        }
+                        let Some(a) = cx.export(prefix, p, family, gid) else {
+                            continue;
+                        };
+                        let target = Target::Group {
+                            group: gid,
+                            except: [cx.member(Some(p.peer()), gid), None],
+                        };
+                        if add_path {
+                            cx.out.announce_path(
+                                target,
+                                Nlri::with_path_id(prefix, path_ident(p)),
+                                &a,
+                            );
+                        } else {
+                            cx.out.announce(target, prefix, &a);
+                        }
+                    }
+                }
+            }
+        })
+    }
+
     /// Replaces the export policy (Calico's `calico_export_to_bgp_peers`, see
     /// [`crate::policy::ExportPolicy`]; `None`, the default, exports every best route) and sends
     /// every update group what that changes: withdrawals of routes the new policy rejects,

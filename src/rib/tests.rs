@@ -2365,3 +2365,40 @@ fn a_peer_coming_up_gets_the_table_through_the_export_policy() {
     assert!(got.silent_on(P3));
     assert_eq!(rib.advertised_counts().get(&p), Some(&1));
 }
+
+#[test]
+fn a_new_cluster_id_re_announces_reflected_paths_with_it_and_nothing_else() {
+    let Rr {
+        mut rib,
+        c1,
+        c2,
+        n1,
+        n2,
+    } = rr();
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
+    rib.update(c1, &announce(&[P1], "10.9.9.11", &[], plain));
+    rib.originate(net(P2), local(plain));
+
+    let out = rib.set_cluster_id(v4("9.9.9.9"));
+    assert!(rx(&rib, &out, c1).is_empty(), "never back to its source");
+    assert!(
+        rx(&rib, &out, e1).is_empty(),
+        "eBGP carries no CLUSTER_LIST"
+    );
+    for p in [c2, n1, n2] {
+        let got = rx(&rib, &out, p);
+        assert_eq!(got.got(P1).attrs.cluster_list, [v4("9.9.9.9")], "peer {p}");
+        assert!(got.silent_on(P2), "our own route is not reflected");
+        assert!(got.eor.is_empty());
+    }
+    assert!(rib.set_cluster_id(v4("9.9.9.9")).is_empty());
+    // The new id is also the one that loops are checked against.
+    let out = rib.update(
+        n1,
+        &announce(&[P3], "10.9.9.2", &[], |a| {
+            a.originator_id = Some(v4("1.1.1.99"));
+            a.cluster_list = vec![v4("9.9.9.9")];
+        }),
+    );
+    assert!(rx(&rib, &out, c2).silent_on(P3));
+}

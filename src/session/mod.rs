@@ -230,13 +230,17 @@ pub async fn run_with_log(config: Config, set_level: Option<SetLogLevel>) -> Res
                         set(&fresh.global.log_level);
                     }
                 }
+                if fresh.global.cluster_id != config.global.cluster_id {
+                    let _ = rib.send(rib_task::RibInput::SetClusterId(fresh.global.cluster_id));
+                }
                 let same_global = crate::config::Global {
                     log_level: config.global.log_level.clone(),
+                    cluster_id: config.global.cluster_id,
                     ..fresh.global.clone()
                 } == config.global;
                 if !same_global {
                     tracing::warn!(
-                        "calico: AS number, router id, listener or cluster id changed; \
+                        "calico: AS number, router id or listener changed; \
                          they take effect after a restart"
                     );
                 }

@@ -80,6 +80,9 @@ pub enum RibInput {
     SetOriginated(Vec<(ipnet::IpNet, RouteAttrs)>, LocalRoutes),
     /// The export policy changed (Calico mode; [`crate::rib::Rib::set_export_policy`]).
     SetExportPolicy(Option<crate::policy::ExportPolicy>),
+    /// The cluster id changed (Calico's `routeReflectorClusterID`;
+    /// [`crate::rib::Rib::set_cluster_id`]).
+    SetClusterId(std::net::Ipv4Addr),
     /// A route learned from the kernel appeared or went away (`[[kernel.learn]]`).
     Learned(Learned),
     /// A peer was added to the configuration (SIGHUP or the datastore); the reply is its id.
@@ -470,6 +473,14 @@ impl RibTask {
                 if let Some(max) = self.rib.over_max_prefixes(peer) {
                     self.stop_over_limit(peer, max);
                 }
+            }
+            RibInput::SetClusterId(id) => {
+                let outputs = self.rib.set_cluster_id(id);
+                tracing::info!(
+                    "cluster id now {id}: reflected routes announced again ({} UPDATEs)",
+                    outputs.len()
+                );
+                self.deliver(outputs);
             }
             RibInput::SetExportPolicy(policy) => {
                 let outputs = self.rib.set_export_policy(policy);
