@@ -51,12 +51,15 @@ pub enum Learned {
 
 /// Everything that decides how a route is exported: peers with equal keys share one update
 /// group, so each change is exported and encoded once for all of them.
+///
+/// External peers of different ASes share a group: the one rule that depends on the peer's AS
+/// (a route whose AS_PATH holds it is not sent to it, see [`sent_to`]) is applied per member
+/// when a group's message is delivered, so 100 eBGP peers of 100 ASes cost one export and one
+/// encoding per change, not 100.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct GroupKey {
     /// The peers are external.
     pub ebgp: bool,
-    /// Their AS when external (routes whose AS_PATH already holds it are not sent); 0 for iBGP.
-    pub remote_asn: u32,
     /// The AS we present to them (`local_asn`, default `global.asn`).
     pub local_asn: u32,
     /// They are route-reflector clients.
@@ -76,6 +79,17 @@ pub struct GroupKey {
     /// Families in which every path goes out with a path identifier (ADD-PATH send, RFC 7911),
     /// sorted.
     pub add_path_tx: Vec<Family>,
+}
+
+/// Whether a route exported to an external peer's group with attributes `exported` goes to the
+/// member of AS `peer_asn`: not when its AS_PATH already holds that AS (the peer would drop it
+/// as a loop, RFC 4271 §9.1.2; sender-side loop detection). Always true for internal peers.
+pub fn sent_to(exported: &crate::wire::PathAttributes, ebgp: bool, peer_asn: u32) -> bool {
+    !ebgp
+        || exported
+            .as_path
+            .as_ref()
+            .is_none_or(|p| p.count(peer_asn) == 0)
 }
 
 /// The default LOCAL_PREF put on routes sent to internal peers (RFC 4271 §5.1.5).
@@ -124,8 +138,8 @@ pub fn import(
 ///   yet) and our cluster id prepended to CLUSTER_LIST (RFC 4456 §8).
 /// - To external peers: the local AS is prepended, LOCAL_PREF, ORIGINATOR_ID and CLUSTER_LIST are
 ///   removed, a MED learned from another router is removed (RFC 4271 §5.1.4), the next hop is
-///   ours unless `next_hop_keep` (or a next hop configured on an originated route), and a path
-///   that already holds the peer's AS is not sent.
+///   ours unless `next_hop_keep` (or a next hop configured on an originated route). A path that
+///   already holds a member's AS is not delivered to that member ([`sent_to`]).
 /// - To internal peers: LOCAL_PREF is set to 100 when absent; the next hop is kept, except for
 ///   originated routes without one and for `next_hop_self` groups.
 pub fn export(
@@ -160,9 +174,6 @@ pub fn export(
             return None;
         }
         let mut path = out.attrs.as_path.take().unwrap_or_default();
-        if path.count(g.remote_asn) > 0 {
-            return None;
-        }
         path.prepend(g.local_asn);
         out.attrs.as_path = Some(path);
         out.attrs.local_pref = None;

@@ -232,6 +232,45 @@ struct PeerSlot {
 struct Group {
     key: GroupKey,
     members: Vec<PeerId>,
+    /// External groups: the members by AS, for [`export::sent_to`].
+    by_asn: HashMap<u32, SmallVec<[PeerId; 2]>>,
+}
+
+impl Group {
+    fn join(&mut self, peer: PeerId, asn: u32) {
+        self.members.push(peer);
+        if self.key.ebgp {
+            self.by_asn.entry(asn).or_default().push(peer);
+        }
+    }
+
+    fn leave(&mut self, peer: PeerId) {
+        self.members.retain(|&m| m != peer);
+        for list in self.by_asn.values_mut() {
+            list.retain(|m| *m != peer);
+        }
+        self.by_asn.retain(|_, l| !l.is_empty());
+    }
+
+    /// The members that must not get a path exported with AS_PATH `path` (their AS is in it).
+    fn holding(&self, path: Option<&crate::wire::AsPath>) -> SmallVec<[PeerId; 2]> {
+        let mut out = SmallVec::new();
+        if !self.key.ebgp || self.by_asn.is_empty() {
+            return out;
+        }
+        if let Some(path) = path {
+            for asn in path.asns() {
+                if let Some(list) = self.by_asn.get(&asn) {
+                    for m in list {
+                        if !out.contains(m) {
+                            out.push(*m);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Per-operation cache of exported attributes: (source attrs, source peer, group, family) →
@@ -409,6 +448,13 @@ impl Cx<'_> {
         Some(self.attrs.intern(ra))
     }
 
+    /// Whether `peer` is delivered a route exported as `a` ([`export::sent_to`]).
+    fn gets(&self, peer: PeerId, a: &Attrs) -> bool {
+        self.peers
+            .get(peer as usize)
+            .is_none_or(|s| export::sent_to(&a.attrs, s.config.is_ebgp(), s.config.remote_asn))
+    }
+
     fn member(&self, peer: Option<PeerId>, gid: GroupId) -> Option<PeerId> {
         let p = peer?;
         (self.peers.get(p as usize)?.group == Some(gid)).then_some(p)
@@ -441,7 +487,23 @@ impl Cx<'_> {
             if !same {
                 let target = Target::Group { group: gid, except };
                 match &new_out {
-                    Some(a) => self.out.announce(target, prefix, a),
+                    Some(a) => {
+                        self.out.announce(target, prefix, a);
+                        // Members whose AS the new path holds do not get it: they lose the old
+                        // one (if they had it) by a withdrawal of their own.
+                        if let Some(old_a) = &old_out {
+                            let holding = self
+                                .groups
+                                .get(gid as usize)
+                                .map(|g| g.holding(a.attrs.as_path.as_ref()))
+                                .unwrap_or_default();
+                            for m in holding {
+                                if !except.contains(&Some(m)) && self.gets(m, old_a) {
+                                    self.out.withdraw(Target::Peer(m), prefix);
+                                }
+                            }
+                        }
+                    }
                     None => self.out.withdraw(target, prefix),
                 }
             }
@@ -449,10 +511,14 @@ impl Cx<'_> {
                 // The old source had nothing from us and now gets the new path; the new source
                 // had the old path and now gets nothing.
                 if let (Some(p), Some(a)) = (ex_old, &new_out) {
-                    self.out.announce(Target::Peer(p), prefix, a);
+                    if self.gets(p, a) {
+                        self.out.announce(Target::Peer(p), prefix, a);
+                    }
                 }
-                if let (Some(p), Some(_)) = (ex_new, &old_out) {
-                    self.out.withdraw(Target::Peer(p), prefix);
+                if let (Some(p), Some(a)) = (ex_new, &old_out) {
+                    if self.gets(p, a) {
+                        self.out.withdraw(Target::Peer(p), prefix);
+                    }
                 }
             }
         }
@@ -494,7 +560,22 @@ impl Cx<'_> {
                 };
                 let nlri = Nlri::with_path_id(prefix, ident);
                 match &new_out {
-                    Some(a) => self.out.announce_path(target, nlri, a),
+                    Some(a) => {
+                        self.out.announce_path(target, nlri, a);
+                        if let Some(old_a) = &old_out {
+                            let holding = self
+                                .groups
+                                .get(gid as usize)
+                                .map(|g| g.holding(a.attrs.as_path.as_ref()))
+                                .unwrap_or_default();
+                            for m in holding {
+                                if Some(m) != self.member(Some(source), gid) && self.gets(m, old_a)
+                                {
+                                    self.out.withdraw_path(Target::Peer(m), nlri);
+                                }
+                            }
+                        }
+                    }
                     None => self.out.withdraw_path(target, nlri),
                 }
             }
@@ -767,6 +848,33 @@ impl Rib {
             .as_mut()
             .map(std::mem::take)
             .unwrap_or_default()
+    }
+
+    /// Whether `peer` receives `output`: it is the target, or a member of the target group not
+    /// excepted, and the message announces nothing whose AS_PATH holds the peer's AS
+    /// ([`export::sent_to`]). The one rule the RIB task applies when it delivers.
+    pub fn receives(&self, output: &Output, peer: PeerId) -> bool {
+        let addressed = match output.target {
+            Target::Peer(p) => p == peer,
+            Target::Group { group, except } => {
+                !except.contains(&Some(peer)) && self.group_members(group).contains(&peer)
+            }
+        };
+        if !addressed {
+            return false;
+        }
+        self.passes_as_rule(&output.update, peer)
+    }
+
+    /// The per-member part of [`Rib::receives`]: `update` announces nothing whose AS_PATH holds
+    /// `peer`'s AS, when `peer` is external ([`export::sent_to`]).
+    pub fn passes_as_rule(&self, update: &Update, peer: PeerId) -> bool {
+        if update.nlri.is_empty() && update.mp_reach.is_none() {
+            return true;
+        }
+        self.peers
+            .get(peer as usize)
+            .is_none_or(|s| export::sent_to(&update.attrs, s.config.is_ebgp(), s.config.remote_asn))
     }
 
     /// The RIB's settings.
@@ -1121,7 +1229,6 @@ impl Rib {
         families.sort();
         let key = GroupKey {
             ebgp,
-            remote_asn: if ebgp { c.remote_asn } else { 0 },
             local_asn: c.local_asn,
             rr_client: c.rr_client,
             next_hop_self: c.next_hop_self,
@@ -1145,6 +1252,7 @@ impl Rib {
                 self.groups.push(Group {
                     key: key.clone(),
                     members: Vec::new(),
+                    by_asn: HashMap::new(),
                 });
                 self.group_index.insert(key, g);
                 g
@@ -1153,8 +1261,12 @@ impl Rib {
         if let Some(slot) = self.peers.get_mut(peer as usize) {
             slot.group = Some(gid);
         }
+        let asn = self
+            .peers
+            .get(peer as usize)
+            .map_or(0, |s| s.config.remote_asn);
         if let Some(g) = self.groups.get_mut(gid as usize) {
-            g.members.push(peer);
+            g.join(peer, asn);
         }
         self.dump(peer, gid, &families)
     }
@@ -1252,9 +1364,18 @@ impl Rib {
                         d.first().map(|p| (IpNet::V6(*k), p, Family::IPV6_UNICAST))
                     }));
                 for (prefix, best, family) in bests {
-                    if cx.export(prefix, best, family, *gid).is_some() {
+                    if let Some(a) = cx.export(prefix, best, family, *gid) {
                         total += 1;
                         *own.entry(best.peer()).or_insert(0) += 1;
+                        // Members whose AS the path holds do not get it either.
+                        let holding = cx
+                            .groups
+                            .get(*gid as usize)
+                            .map(|g| g.holding(a.attrs.as_path.as_ref()))
+                            .unwrap_or_default();
+                        for m in holding.into_iter().filter(|m| *m != best.peer()) {
+                            *own.entry(m).or_insert(0) += 1;
+                        }
                     }
                 }
                 for m in members {
@@ -1291,7 +1412,7 @@ impl Rib {
         slot.session = None;
         if let Some(gid) = slot.group.take() {
             if let Some(g) = self.groups.get_mut(gid as usize) {
-                g.members.retain(|&m| m != peer);
+                g.leave(peer);
             }
         }
         let mut out = Vec::new();

@@ -209,20 +209,15 @@ fn local(extra: impl FnOnce(&mut PathAttributes)) -> RouteAttrs {
     }
 }
 
-/// Whether `out` reaches `peer`: addressed to it, or to its group without excepting it.
-fn reaches(rib: &Rib, target: Target, peer: PeerId) -> bool {
-    match target {
-        Target::Peer(p) => p == peer,
-        Target::Group { group, except } => {
-            rib.group_members(group).contains(&peer) && !except.contains(&Some(peer))
-        }
-    }
+/// Whether `out` reaches `peer`, as the RIB task delivers it ([`Rib::receives`]).
+fn reaches(rib: &Rib, out: &Output, peer: PeerId) -> bool {
+    rib.receives(out, peer)
 }
 
 /// The UPDATEs among `out` that `peer` receives, in order. Each must encode.
 fn sent_to(rib: &Rib, out: &[Output], peer: PeerId) -> Vec<Update> {
     out.iter()
-        .filter(|o| reaches(rib, o.target, peer))
+        .filter(|o| reaches(rib, o, peer))
         .map(|o| {
             let msg = wire::Message::Update(o.update.clone());
             wire::encode_to_vec(&msg, &wire::Ctx::default())
@@ -400,7 +395,10 @@ impl Lab {
                 IpNet::V6(_) => Family::IPV6_UNICAST,
             };
             if let Some(a) = export::export(rib.global(), learned, best.attrs(), family, key) {
-                want.insert(prefix, a);
+                let c = rib.peer_config(peer).unwrap();
+                if export::sent_to(&a.attrs, c.is_ebgp(), c.remote_asn) {
+                    want.insert(prefix, a);
+                }
             }
         }
         want
@@ -2133,7 +2131,7 @@ fn add_path_rx(rib: &Rib, out: &[Output], peer: PeerId) -> Vec<(IpNet, Option<u3
 /// Like `sent_to`, without the encode check (ADD-PATH NLRI need an ADD-PATH context).
 fn sent_to_raw(rib: &Rib, out: &[Output], peer: PeerId) -> Vec<Update> {
     out.iter()
-        .filter(|o| reaches(rib, o.target, peer))
+        .filter(|o| reaches(rib, o, peer))
         .map(|o| o.update.clone())
         .collect()
 }
@@ -2401,4 +2399,31 @@ fn a_new_cluster_id_re_announces_reflected_paths_with_it_and_nothing_else() {
         }),
     );
     assert!(rx(&rib, &out, c2).silent_on(P3));
+}
+
+#[test]
+fn ebgp_peers_of_different_ases_share_one_group_and_a_path_holding_a_members_as_is_withdrawn_from_it(
+) {
+    let mut rib = rib(ASN, RID);
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
+    let e2 = up(&mut rib, ebgp("e2", "198.19.2.2", 65002), "198.19.2.2");
+    let e3 = up(&mut rib, ebgp("e3", "198.19.2.3", 65003), "198.19.2.3");
+    assert_eq!(rib.group_of(e1), rib.group_of(e2));
+    assert_eq!(rib.group_of(e2), rib.group_of(e3));
+
+    let out = rib.update(e1, &announce(&[P1], "198.19.2.1", &[65001, 65010], plain));
+    assert_eq!(out.len(), 1, "one message for the whole group");
+    assert!(rx(&rib, &out, e2).announced(P1));
+    assert!(rx(&rib, &out, e3).announced(P1));
+
+    // The path now crosses e3's AS: e2 gets the new path, e3 loses the old one.
+    let out = rib.update(e1, &announce(&[P1], "198.19.2.1", &[65001, 65003], plain));
+    assert_eq!(
+        rx(&rib, &out, e2).got(P1).attrs.as_path,
+        Some(path(&[ASN, 65001, 65003]))
+    );
+    assert!(rx(&rib, &out, e3).withdrew(P1));
+    assert!(rx(&rib, &out, e1).is_empty());
+    assert_eq!(rib.advertised_counts().get(&e3), Some(&0));
+    assert_eq!(rib.advertised_counts().get(&e2), Some(&1));
 }

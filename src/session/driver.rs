@@ -854,6 +854,8 @@ async fn write_loop(
     mut rx: mpsc::Receiver<Bytes>,
     mut rib_rx: mpsc::UnboundedReceiver<Bytes>,
 ) {
+    /// Messages ready together are written with one system call, up to this many octets.
+    const BATCH: usize = 64 * 1024;
     let mut rib_open = true;
     loop {
         let bytes = tokio::select! {
@@ -870,9 +872,57 @@ async fn write_loop(
                 }
             },
         };
-        if wr.write_all(&bytes).await.is_err() {
+        // Whatever else is ready goes in the same write (session messages first).
+        let mut batch = vec![bytes];
+        let mut size = batch.iter().map(Bytes::len).sum::<usize>();
+        while size < BATCH {
+            let next = match rx.try_recv() {
+                Ok(b) => b,
+                Err(_) if rib_open => match rib_rx.try_recv() {
+                    Ok(b) => b,
+                    Err(_) => break,
+                },
+                Err(_) => break,
+            };
+            size += next.len();
+            batch.push(next);
+        }
+        if write_all_vectored(&mut wr, &batch).await.is_err() {
             return;
         }
     }
     let _ = wr.shutdown().await;
+}
+
+/// Writes every buffer of `bufs`, in order, with as few `writev` calls as the socket allows.
+async fn write_all_vectored(wr: &mut OwnedWriteHalf, bufs: &[Bytes]) -> std::io::Result<()> {
+    let (mut first, mut offset) = (0usize, 0usize);
+    while first < bufs.len() {
+        let slices: Vec<std::io::IoSlice<'_>> = bufs
+            .iter()
+            .skip(first)
+            .enumerate()
+            .map(|(i, b)| {
+                let from = if i == 0 { offset } else { 0 };
+                std::io::IoSlice::new(b.get(from..).unwrap_or_default())
+            })
+            .collect();
+        let mut n = wr.write_vectored(&slices).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        // Advance past what was written.
+        for b in bufs.iter().skip(first) {
+            let left = b.len() - offset;
+            if n >= left {
+                n -= left;
+                first += 1;
+                offset = 0;
+            } else {
+                offset += n;
+                break;
+            }
+        }
+    }
+    Ok(())
 }

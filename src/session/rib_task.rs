@@ -660,6 +660,9 @@ impl RibTask {
                     let Some(m) = self.members.get(&p) else {
                         continue;
                     };
+                    if !self.rib.passes_as_rule(&o.update, p) {
+                        continue;
+                    }
                     for bytes in encode_update(o.update, &m.ctx) {
                         let _ = m.out.send(bytes);
                     }
@@ -673,9 +676,22 @@ impl RibTask {
                         add_path_tx: key.add_path_tx.clone(),
                         ..Ctx::default()
                     };
+                    // External groups mix ASes: a member whose AS the path holds is skipped.
+                    let check_as =
+                        key.ebgp && (!o.update.nlri.is_empty() || o.update.mp_reach.is_some());
+                    let skip: Vec<PeerId> = if check_as {
+                        self.rib
+                            .group_members(group)
+                            .iter()
+                            .filter(|p| !self.rib.passes_as_rule(&o.update, **p))
+                            .copied()
+                            .collect()
+                    } else {
+                        Vec::new()
+                    };
                     let encoded = encode_update(o.update, &ctx);
                     for p in self.rib.group_members(group) {
-                        if except.contains(&Some(*p)) {
+                        if except.contains(&Some(*p)) || skip.contains(p) {
                             continue;
                         }
                         if let Some(m) = self.members.get(p) {
@@ -706,6 +722,9 @@ pub fn encode_update(update: Update, ctx: &Ctx) -> Vec<Bytes> {
     let mut buf = BytesMut::with_capacity(wire::MAX_MESSAGE_LEN);
     let msg = Message::Update(update);
     match wire::encode(&msg, ctx, &mut buf) {
+        // A small message gets a buffer of its own size: queued to many peers, or behind a slow
+        // one, a 4 KiB buffer per 60-octet UPDATE would be most of wren's memory.
+        Ok(()) if buf.len() < wire::MAX_MESSAGE_LEN / 2 => vec![Bytes::copy_from_slice(&buf)],
         Ok(()) => vec![buf.freeze()],
         Err(EncodeError::TooLong { .. }) => {
             let Message::Update(update) = msg else {
