@@ -1,10 +1,11 @@
-# wren — the two commands of the README, and their stages.
+# wren — the commands of the README, and their stages.
 #   make demo   build wren and run the demo lab (root: it creates network namespaces)
 #   make test   install what is missing, then lint and run every test (privileged ones included)
+#   make bench  the bgperf comparison, wren vs BIRD 2 vs GoBGP, every scenario (root; about 15 min)
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: demo test deps lint unit-and-interop
+.PHONY: demo test bench deps lint unit-and-interop
 
 deps:
 	@.ci/deps
@@ -22,3 +23,9 @@ test: deps
 	@.ci/stage "clippy"  $(CARGO) clippy --all-targets -- -D warnings
 	@.ci/stage "build"   $(CARGO) test --no-run --all-targets
 	@.ci/stage "tests"   $(CARGO) test --all-targets -- --include-ignored
+
+# bgperf: wren vs BIRD 2 vs GoBGP, every scenario at full size, 3 runs each (root: namespaces).
+# Results in target/bgperf/<time>/ (results.md, results.json, bgperf.png); docs/benchmarks.md
+# records the latest. BGPERF_ARGS adds options, e.g. BGPERF_ARGS="--scenario a,d --pin".
+bench: deps
+	@$(CARGO) bench --bench bgperf -- $(BGPERF_ARGS)
