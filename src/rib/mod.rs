@@ -1389,6 +1389,13 @@ impl Rib {
 
     /// Number of the peer's paths still marked stale (RFC 4724 §4.2).
     pub fn stale_count(&self, peer: PeerId) -> usize {
+        if self
+            .adj_in
+            .get(peer as usize)
+            .is_none_or(|a| !a.stale.iter().any(|s| *s))
+        {
+            return 0;
+        }
         self.adj_rib_in(peer)
             .iter()
             .filter(|(_, p)| p.is_stale())

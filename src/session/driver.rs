@@ -792,8 +792,12 @@ async fn read_loop(
     tx: mpsc::Sender<Input>,
     permits: Arc<Semaphore>,
 ) {
-    const READ_CHUNK: usize = 16 * 1024;
-    let mut buf = BytesMut::with_capacity(READ_CHUNK);
+    // A quiet session (keepalives, a few UPDATEs: hundreds of Calico peers) reads into 4 KiB; one
+    // whose reads fill the buffer (a table transfer) into 64 KiB, for fewer system calls.
+    const SMALL: usize = 4 * 1024;
+    const LARGE: usize = 64 * 1024;
+    let mut chunk = SMALL;
+    let mut buf = BytesMut::with_capacity(chunk);
     loop {
         loop {
             match wire::frame_len(&buf, wire::MAX_EXTENDED_MESSAGE_LEN) {
@@ -832,15 +836,16 @@ async fn read_loop(
                 }
             }
         }
-        if buf.capacity() - buf.len() < READ_CHUNK / 2 {
-            buf.reserve(READ_CHUNK);
+        if buf.capacity() - buf.len() < chunk / 2 {
+            buf.reserve(chunk);
         }
+        let room = buf.capacity() - buf.len();
         match rd.read_buf(&mut buf).await {
             Ok(0) | Err(_) => {
                 let _ = tx.send(Input::Closed { dir, gen }).await;
                 return;
             }
-            Ok(_) => {}
+            Ok(n) => chunk = if n == room { LARGE } else { SMALL },
         }
     }
 }
