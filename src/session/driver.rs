@@ -792,9 +792,9 @@ async fn read_loop(
     tx: mpsc::Sender<Input>,
     permits: Arc<Semaphore>,
 ) {
-    // A quiet session (keepalives, a few UPDATEs: hundreds of Calico peers) reads into 4 KiB; one
+    // A quiet session (keepalives, a few UPDATEs: hundreds of Calico peers) reads into 1 KiB; one
     // whose reads fill the buffer (a table transfer) into 64 KiB, for fewer system calls.
-    const SMALL: usize = 4 * 1024;
+    const SMALL: usize = 1024;
     const LARGE: usize = 64 * 1024;
     let mut chunk = SMALL;
     let mut buf = BytesMut::with_capacity(chunk);

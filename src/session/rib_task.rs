@@ -692,25 +692,46 @@ impl RibTask {
     }
 
     /// Encodes each output once and queues it to its receivers.
-    /// Encodes every output once, one after the other, into one buffer, and sends each peer
-    /// the slices of it that it receives ([`crate::rib::Rib::receives`]), in order: runs of
-    /// consecutive messages go as one slice.
+    /// Encodes every output once and sends each peer what it receives
+    /// ([`crate::rib::Rib::receives`]), in order. Small messages are copied one after the other
+    /// into one buffer, and a peer's run of consecutive ones goes as one slice of it; a large
+    /// message (a table transfer) goes as it is, shared by every peer that gets it.
     fn deliver(&mut self, outputs: Vec<Output>) {
         self.log_best_changes();
         if outputs.is_empty() {
             return;
         }
+        /// Smaller encodings are coalesced.
+        const SMALL: usize = 1024;
+        enum Piece {
+            Range(std::ops::Range<usize>),
+            Whole(Bytes),
+        }
         let mut all = BytesMut::new();
-        let mut runs: HashMap<PeerId, Vec<std::ops::Range<usize>>> = HashMap::new();
-        let mut add = |peer: PeerId, range: std::ops::Range<usize>| {
+        let mut runs: HashMap<PeerId, Vec<Piece>> = HashMap::new();
+        let mut add = |peer: PeerId, piece: Piece| {
             let list = runs.entry(peer).or_default();
-            match list.last_mut() {
-                Some(last) if last.end == range.start => last.end = range.end,
-                _ => list.push(range),
+            match (list.last_mut(), piece) {
+                (Some(Piece::Range(last)), Piece::Range(r)) if last.end == r.start => {
+                    last.end = r.end;
+                }
+                (_, piece) => list.push(piece),
+            }
+        };
+        // Encoded messages of one output: coalesced into `all` when small.
+        let place = |all: &mut BytesMut, encoded: Vec<Bytes>| -> Vec<Piece> {
+            let size: usize = encoded.iter().map(Bytes::len).sum();
+            if size < SMALL {
+                let start = all.len();
+                for b in &encoded {
+                    all.extend_from_slice(b);
+                }
+                vec![Piece::Range(start..all.len())]
+            } else {
+                encoded.into_iter().map(Piece::Whole).collect()
             }
         };
         for o in outputs {
-            let start = all.len();
             match o.target {
                 Target::Peer(p) => {
                     let Some(m) = self.members.get(&p) else {
@@ -719,10 +740,9 @@ impl RibTask {
                     if !self.rib.passes_as_rule(&o.update, p) {
                         continue;
                     }
-                    for bytes in encode_update(o.update, &m.ctx) {
-                        all.extend_from_slice(&bytes);
+                    for piece in place(&mut all, encode_update(o.update, &m.ctx)) {
+                        add(p, piece);
                     }
-                    add(p, start..all.len());
                 }
                 Target::Group { group, except } => {
                     let Some(key) = self.rib.group_key(group) else {
@@ -747,11 +767,17 @@ impl RibTask {
                     if gets.is_empty() {
                         continue;
                     }
-                    for bytes in encode_update(o.update, &ctx) {
-                        all.extend_from_slice(&bytes);
-                    }
+                    let pieces = place(&mut all, encode_update(o.update, &ctx));
                     for p in gets {
-                        add(p, start..all.len());
+                        for piece in &pieces {
+                            add(
+                                p,
+                                match piece {
+                                    Piece::Range(r) => Piece::Range(r.clone()),
+                                    Piece::Whole(b) => Piece::Whole(b.clone()),
+                                },
+                            );
+                        }
                     }
                 }
             }
@@ -759,8 +785,11 @@ impl RibTask {
         let all = all.freeze();
         for (peer, list) in runs {
             if let Some(m) = self.members.get(&peer) {
-                for range in list {
-                    let _ = m.out.send(all.slice(range));
+                for piece in list {
+                    let _ = m.out.send(match piece {
+                        Piece::Range(r) => all.slice(r),
+                        Piece::Whole(b) => b,
+                    });
                 }
             }
         }
