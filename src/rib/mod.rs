@@ -336,6 +336,14 @@ struct Cx<'a> {
     policy: Option<&'a ExportPolicy>,
 }
 
+/// The members a group target leaves out (none for a single-peer target).
+fn target_except(target: Target) -> [Option<PeerId>; 2] {
+    match target {
+        Target::Group { except, .. } => except,
+        Target::Peer(_) => [None, None],
+    }
+}
+
 /// The path identifier wren sends for `path` to ADD-PATH peers (RFC 7911 §3): stable while the
 /// path exists and unique among the prefix's paths — the source peer in the high 16 bits, its
 /// own path id in the low 16.
@@ -448,6 +456,27 @@ impl Cx<'_> {
         Some(self.attrs.intern(ra))
     }
 
+    /// The members of group `gid` (not in `except`) that had a route exported as `old` and do
+    /// not get its replacement `new`, whose AS_PATH holds their AS: each needs a withdrawal of
+    /// its own.
+    fn lost_by_as_rule(
+        &self,
+        gid: GroupId,
+        new: &Attrs,
+        old: &Attrs,
+        except: [Option<PeerId>; 2],
+    ) -> SmallVec<[PeerId; 2]> {
+        let holding = self
+            .groups
+            .get(gid as usize)
+            .map(|g| g.holding(new.attrs.as_path.as_ref()))
+            .unwrap_or_default();
+        holding
+            .into_iter()
+            .filter(|m| !except.contains(&Some(*m)) && self.gets(*m, old))
+            .collect()
+    }
+
     /// Whether `peer` is delivered a route exported as `a` ([`export::sent_to`]).
     fn gets(&self, peer: PeerId, a: &Attrs) -> bool {
         self.peers
@@ -492,15 +521,8 @@ impl Cx<'_> {
                         // Members whose AS the new path holds do not get it: they lose the old
                         // one (if they had it) by a withdrawal of their own.
                         if let Some(old_a) = &old_out {
-                            let holding = self
-                                .groups
-                                .get(gid as usize)
-                                .map(|g| g.holding(a.attrs.as_path.as_ref()))
-                                .unwrap_or_default();
-                            for m in holding {
-                                if !except.contains(&Some(m)) && self.gets(m, old_a) {
-                                    self.out.withdraw(Target::Peer(m), prefix);
-                                }
+                            for m in self.lost_by_as_rule(gid, a, old_a, except) {
+                                self.out.withdraw(Target::Peer(m), prefix);
                             }
                         }
                     }
@@ -563,16 +585,8 @@ impl Cx<'_> {
                     Some(a) => {
                         self.out.announce_path(target, nlri, a);
                         if let Some(old_a) = &old_out {
-                            let holding = self
-                                .groups
-                                .get(gid as usize)
-                                .map(|g| g.holding(a.attrs.as_path.as_ref()))
-                                .unwrap_or_default();
-                            for m in holding {
-                                if Some(m) != self.member(Some(source), gid) && self.gets(m, old_a)
-                                {
-                                    self.out.withdraw_path(Target::Peer(m), nlri);
-                                }
+                            for m in self.lost_by_as_rule(gid, a, old_a, target_except(target)) {
+                                self.out.withdraw_path(Target::Peer(m), nlri);
                             }
                         }
                     }
