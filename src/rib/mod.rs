@@ -336,6 +336,15 @@ struct Cx<'a> {
     policy: Option<&'a ExportPolicy>,
 }
 
+/// Whether two exports of a route are the same message (interned attributes compare by address).
+fn same_export(old: &Option<Attrs>, new: &Option<Attrs>) -> bool {
+    match (old, new) {
+        (None, None) => true,
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        _ => false,
+    }
+}
+
 /// The members a group target leaves out (none for a single-peer target).
 fn target_except(target: Target) -> [Option<PeerId>; 2] {
     match target {
@@ -503,11 +512,7 @@ impl Cx<'_> {
             let new_out = new.and_then(|p| self.export(prefix, p, family, gid));
             let ex_old = self.member(old.map(Path::peer), gid);
             let ex_new = self.member(new.map(Path::peer), gid);
-            let same = match (&old_out, &new_out) {
-                (None, None) => true,
-                (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                _ => false,
-            };
+            let same = same_export(&old_out, &new_out);
             let except = if ex_old == ex_new {
                 [ex_old, None]
             } else {
@@ -568,11 +573,7 @@ impl Cx<'_> {
                 let find = |paths: &[Path]| paths.iter().find(|p| path_ident(p) == ident).cloned();
                 let old_out = find(old).and_then(|p| self.export(prefix, &p, family, gid));
                 let new_out = find(new).and_then(|p| self.export(prefix, &p, family, gid));
-                let same = match (&old_out, &new_out) {
-                    (None, None) => true,
-                    (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                    _ => false,
-                };
+                let same = same_export(&old_out, &new_out);
                 if same {
                     continue;
                 }
@@ -1181,11 +1182,7 @@ impl Rib {
                             .clone()
                             .and_then(|b| cx.with_policy(old.as_ref(), prefix, b));
                         let new_out = base.and_then(|b| cx.with_policy(new, prefix, b));
-                        let same = match (&old_out, &new_out) {
-                            (None, None) => true,
-                            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-                            _ => false,
-                        };
+                        let same = same_export(&old_out, &new_out);
                         if same {
                             continue;
                         }
