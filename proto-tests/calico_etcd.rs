@@ -37,10 +37,21 @@ fn put(node: &Node, url: &str, key: &str, value: &str) {
     etcdctl(node, url, &["put", key, value]).unwrap();
 }
 
-#[test]
-#[ignore = "needs root, etcd and gobgpd: run via make test"]
-fn a_calico_node_learns_its_peers_and_blocks_from_etcd_and_follows_changes_live() {
-    let lab = Lab::new("calico_etcd").unwrap();
+/// The lab both ToR tests use: `etcd` (a running etcd at `url`), `node1` (for wren) and `tor`,
+/// each linked to node1.
+struct TorLab {
+    lab: Lab,
+    e: Node,
+    n1: Node,
+    t: Node,
+    url: String,
+    etcd: lab::ProcHandle,
+    wren_addr: std::net::Ipv4Addr,
+    tor_addr: std::net::Ipv4Addr,
+}
+
+fn tor_lab(name: &str) -> TorLab {
+    let lab = Lab::new(name).unwrap();
     lab::require_binaries(&["etcd", "etcdctl", "gobgpd", "gobgp", "ip"]).unwrap();
     let e = lab.add_node("etcd").unwrap();
     let n1 = lab.add_node("node1").unwrap();
@@ -48,11 +59,32 @@ fn a_calico_node_learns_its_peers_and_blocks_from_etcd_and_follows_changes_live(
     let le = lab.link(&e, &n1).unwrap();
     let lt = lab.link(&t, &n1).unwrap();
     let url = format!("http://{}:2379", le.a_v4);
-
     let etcd = lab::etcd::start(&lab, &e, &url).unwrap();
+    TorLab {
+        lab,
+        e,
+        n1,
+        t,
+        url,
+        etcd,
+        wren_addr: lt.b_v4,
+        tor_addr: lt.a_v4,
+    }
+}
 
-    let wren_addr = lt.b_v4;
-    let tor_addr = lt.a_v4;
+#[test]
+#[ignore = "needs root, etcd and gobgpd: run via make test"]
+fn a_calico_node_learns_its_peers_and_blocks_from_etcd_and_follows_changes_live() {
+    let TorLab {
+        lab,
+        e,
+        n1,
+        t,
+        url,
+        etcd,
+        wren_addr,
+        tor_addr,
+    } = tor_lab("calico_etcd");
     put(
         &e,
         &url,
@@ -295,16 +327,16 @@ fn tor_rib_line(gobgp: &Gobgp, prefix: &str) -> Option<String> {
 #[test]
 #[ignore = "needs root, etcd and gobgpd: run via make test"]
 fn calicos_export_and_kernel_rules_apply_and_follow_pool_and_community_changes_live() {
-    let lab = Lab::new("calico_export").unwrap();
-    lab::require_binaries(&["etcd", "etcdctl", "gobgpd", "gobgp", "ip"]).unwrap();
-    let e = lab.add_node("etcd").unwrap();
-    let n1 = lab.add_node("node1").unwrap();
-    let t = lab.add_node("tor").unwrap();
-    let le = lab.link(&e, &n1).unwrap();
-    let lt = lab.link(&t, &n1).unwrap();
-    let url = format!("http://{}:2379", le.a_v4);
-    let _etcd = lab::etcd::start(&lab, &e, &url).unwrap();
-    let (wren_addr, tor_addr) = (lt.b_v4, lt.a_v4);
+    let TorLab {
+        lab,
+        e,
+        n1,
+        t,
+        url,
+        etcd: _etcd,
+        wren_addr,
+        tor_addr,
+    } = tor_lab("calico_export");
 
     let bgp_config = |community: &str| {
         format!(
