@@ -656,6 +656,10 @@ fn measure(
         std::thread::sleep(Duration::from_millis(50));
     }
     r.peak_rss_mib = targets::status_mib(running.pid, "VmHWM");
+    if std::env::var_os("BGPERF_WREN_WRAP").is_some() {
+        // Under a profiler: let the daemon exit on its own so the profiler writes its data.
+        targets::terminate(running.pid, Duration::from_secs(20));
+    }
     r.sampled_rss_mib = (sampled > 0.0).then_some(sampled);
     let log = std::fs::read_to_string(gen.log_path()).unwrap_or_default();
     let result: Option<GenResult> = log

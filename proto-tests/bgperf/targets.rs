@@ -206,9 +206,12 @@ pub fn start(
                 &conf.to_string_lossy(),
             ])
             .map_err(|e| e.context("wren rejects its configuration"))?;
+            argv.extend(["env".into(), "RUST_LOG=info".into()]);
+            // A profiler to run wren under (`heaptrack`, `valgrind --tool=massif`, `perf record -g`).
+            if let Ok(wrap) = std::env::var("BGPERF_WREN_WRAP") {
+                argv.extend(wrap.split_whitespace().map(String::from));
+            }
             argv.extend([
-                "env".into(),
-                "RUST_LOG=info".into(),
                 env!("CARGO_BIN_EXE_wren").into(),
                 "run".into(),
                 "--config".into(),
@@ -272,6 +275,22 @@ pub fn start(
         pid,
         start_ns,
     })
+}
+
+/// Sends SIGTERM to `pid` and waits, at most `limit`, for it to exit.
+pub fn terminate(pid: u32, limit: Duration) {
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = lab::wait_for(
+        limit,
+        "the daemon to exit after SIGTERM",
+        || -> Result<Option<()>> {
+            Ok(std::fs::metadata(format!("/proc/{pid}/stat"))
+                .is_err()
+                .then_some(()))
+        },
+    );
 }
 
 /// The descendant of `root` whose `comm` is `comm` (the daemon under `timeout`/`taskset`/`env`).
