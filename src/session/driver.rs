@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::outq;
 use super::rib_task::RibInput;
 use super::status::{Established, SharedView};
 use crate::config;
@@ -43,31 +44,23 @@ pub const SHUTDOWN_FLUSH: Duration = Duration::from_secs(2);
 /// peer's reader stops reading and TCP slows the peer down (see [`super::rib_task`]).
 pub const UPDATES_IN_FLIGHT: usize = 64;
 
-/// What a peer task receives.
+/// What a peer task receives. Kept to 24 octets (the large payloads are boxed): every peer's
+/// input queue allocates room for 32 of them up front.
 #[derive(Debug)]
 pub enum Input {
     /// A connection accepted from the peer's address by the listener.
-    Inbound(TcpStream),
+    Inbound(Box<TcpStream>),
     /// The outcome of an outbound connection attempt.
     Connected {
         /// The attempt's generation.
         gen: u64,
         /// The connected socket, or why it failed.
-        result: io::Result<TcpStream>,
+        result: Box<io::Result<TcpStream>>,
     },
     /// A framed message (or a framing error) read from a connection.
-    Frame {
-        /// The connection's direction.
-        dir: Direction,
-        /// The connection's generation.
-        gen: u64,
-        /// One whole message, header included, or the framing error.
-        frame: Result<Bytes, DecodeError>,
-        /// The peer's flow-control permit, passed on to the RIB task with an UPDATE.
-        permit: Option<OwnedSemaphorePermit>,
-    },
+    Frame(Box<Frame>),
     /// Stop the session with this Cease (the RIB task found the prefix limit exceeded).
-    Stop(Notification),
+    Stop(Box<Notification>),
     /// The daemon is shutting down without graceful restart: send Cease/Administrative Shutdown
     /// (RFC 4486 subcode 2) on every connection, let the writers flush, then report on `done`
     /// and end the task.
@@ -84,12 +77,28 @@ pub enum Input {
     },
 }
 
+// Every peer's input queue allocates 32 slots when it is created.
+const _: () = assert!(std::mem::size_of::<Input>() <= 24);
+
+/// A framed message (or a framing error) read from a connection: [`Input::Frame`].
+#[derive(Debug)]
+pub struct Frame {
+    /// The connection's direction.
+    pub dir: Direction,
+    /// The connection's generation.
+    pub gen: u64,
+    /// One whole message, header included, or the framing error.
+    pub frame: Result<Bytes, DecodeError>,
+    /// The peer's flow-control permit, passed on to the RIB task with an UPDATE.
+    pub permit: Option<OwnedSemaphorePermit>,
+}
+
 /// One live TCP connection of the peer.
 struct Conn {
     gen: u64,
     writer: Option<JoinHandle<()>>,
-    out: mpsc::Sender<Bytes>,
-    rib_out: mpsc::UnboundedSender<Bytes>,
+    out: outq::SessionSender,
+    rib_out: outq::RouteSender,
     reader: JoinHandle<()>,
     local: SocketAddr,
     ctx: Ctx,
@@ -101,6 +110,67 @@ impl Drop for Conn {
         // The writer task flushes what is queued, then drops its half; aborting the reader drops
         // the other half, and the socket closes.
         self.reader.abort();
+    }
+}
+
+/// The peer's connections: at most one per direction (two only while a collision is resolved,
+/// RFC 4271 §6.8). Boxed, so an idle peer carries two pointers.
+#[derive(Default)]
+struct Conns {
+    inbound: Option<Box<Conn>>,
+    outbound: Option<Box<Conn>>,
+}
+
+impl Conns {
+    fn slot(&mut self, dir: Direction) -> &mut Option<Box<Conn>> {
+        match dir {
+            Direction::Inbound => &mut self.inbound,
+            Direction::Outbound => &mut self.outbound,
+        }
+    }
+
+    fn get(&self, dir: &Direction) -> Option<&Conn> {
+        match dir {
+            Direction::Inbound => self.inbound.as_deref(),
+            Direction::Outbound => self.outbound.as_deref(),
+        }
+    }
+
+    fn get_mut(&mut self, dir: &Direction) -> Option<&mut Conn> {
+        self.slot(*dir).as_deref_mut()
+    }
+
+    fn insert(&mut self, dir: Direction, conn: Box<Conn>) {
+        *self.slot(dir) = Some(conn);
+    }
+
+    fn remove(&mut self, dir: &Direction) {
+        *self.slot(*dir) = None;
+    }
+
+    fn clear(&mut self) {
+        self.inbound = None;
+        self.outbound = None;
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (Direction, &Conn)> {
+        [
+            (Direction::Inbound, self.inbound.as_deref()),
+            (Direction::Outbound, self.outbound.as_deref()),
+        ]
+        .into_iter()
+        .filter_map(|(d, c)| c.map(|c| (d, c)))
+    }
+
+    fn keys(&self) -> impl Iterator<Item = Direction> + '_ {
+        self.iter().map(|(d, _)| d)
+    }
+
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut Conn> {
+        self.inbound
+            .iter_mut()
+            .chain(self.outbound.iter_mut())
+            .map(|c| &mut **c)
     }
 }
 
@@ -124,7 +194,7 @@ pub struct PeerTask {
     rx: mpsc::Receiver<Input>,
     next_gen: u64,
     connecting: Option<(u64, JoinHandle<()>)>,
-    conns: HashMap<Direction, Conn>,
+    conns: Conns,
     timers: HashMap<(Direction, Timer), Instant>,
 }
 
@@ -165,33 +235,40 @@ impl PeerTask {
             rx,
             next_gen: 0,
             connecting: None,
-            conns: HashMap::new(),
+            conns: Conns::default(),
             timers: HashMap::new(),
         }
     }
 
     /// Starts the peer (ManualStart) and runs until the runtime shuts down.
-    pub async fn run(mut self) {
-        tracing::info!("peer {}: starting ({})", self.name, self.remote);
-        let actions = self.peer.start();
-        self.apply_all(actions);
-        tracing::info!("peer {}: state Idle -> {:?}", self.name, self.peer.state());
-        loop {
-            let next = self.timers.values().min().copied();
-            tokio::select! {
-                input = self.rx.recv() => match input {
-                    Some(Input::Shutdown(done)) => return self.shutdown(done, None),
-                    Some(Input::Deconfigured(done)) => {
-                        let n = Notification::new(
-                            wire::code::CEASE,
-                            wire::cease_subcode::PEER_DECONFIGURED,
-                        );
-                        return self.shutdown(done, Some(n));
-                    }
-                    Some(input) => self.on_input(input),
-                    None => return,
-                },
-                _ = sleep_until(next), if next.is_some() => self.fire_timers(),
+    ///
+    /// A plain function returning an `async move` block, not an `async fn`: an `async fn` taking
+    /// `self` by value keeps two copies of the task state in its future (the argument and the
+    /// local it moves into), a kilobyte per peer for nothing.
+    #[allow(clippy::manual_async_fn)] // deliberate, see above
+    pub fn run(mut self) -> impl std::future::Future<Output = ()> + Send {
+        async move {
+            tracing::info!("peer {}: starting ({})", self.name, self.remote);
+            let actions = self.peer.start();
+            self.apply_all(actions);
+            tracing::info!("peer {}: state Idle -> {:?}", self.name, self.peer.state());
+            loop {
+                let next = self.timers.values().min().copied();
+                tokio::select! {
+                    input = self.rx.recv() => match input {
+                        Some(Input::Shutdown(done)) => return self.shutdown(done, None),
+                        Some(Input::Deconfigured(done)) => {
+                            let n = Notification::new(
+                                wire::code::CEASE,
+                                wire::cease_subcode::PEER_DECONFIGURED,
+                            );
+                            return self.shutdown(done, Some(n));
+                        }
+                        Some(input) => self.on_input(input),
+                        None => return,
+                    },
+                    _ = sleep_until(next), if next.is_some() => self.fire_timers(),
+                }
             }
         }
     }
@@ -206,7 +283,7 @@ impl PeerTask {
             .collect();
         match cease {
             Some(n) => {
-                let dirs: Vec<Direction> = self.conns.keys().copied().collect();
+                let dirs: Vec<Direction> = self.conns.keys().collect();
                 for dir in dirs {
                     self.handle(dir, Event::AutomaticStop(n.clone()));
                 }
@@ -245,6 +322,7 @@ impl PeerTask {
     fn on_input(&mut self, input: Input) {
         match input {
             Input::Inbound(stream) => {
+                let stream = *stream;
                 if self.peer.accepts(Direction::Inbound) {
                     if self.install(Direction::Inbound, stream) {
                         self.handle(Direction::Inbound, Event::TcpConnectionConfirmed);
@@ -263,7 +341,7 @@ impl PeerTask {
                     return;
                 }
                 self.connecting = None;
-                match result {
+                match *result {
                     Ok(stream) if self.peer.accepts(Direction::Outbound) => {
                         if self.install(Direction::Outbound, stream) {
                             self.handle(Direction::Outbound, Event::TcpCrAcked);
@@ -291,17 +369,18 @@ impl PeerTask {
                     .conns
                     .iter()
                     .find(|(_, c)| c.negotiated.is_some())
-                    .map(|(d, _)| *d);
+                    .map(|(d, _)| d);
                 if let Some(dir) = established {
-                    self.handle(dir, Event::AutomaticStop(notification));
+                    self.handle(dir, Event::AutomaticStop(*notification));
                 }
             }
-            Input::Frame {
-                dir,
-                gen,
-                frame,
-                permit,
-            } => {
+            Input::Frame(f) => {
+                let Frame {
+                    dir,
+                    gen,
+                    frame,
+                    permit,
+                } = *f;
                 let Some(conn) = self.conns.get(&dir).filter(|c| c.gen == gen) else {
                     return;
                 };
@@ -372,9 +451,8 @@ impl PeerTask {
         }
         let gen = self.gen();
         let (rd, wr) = stream.into_split();
-        let (out, out_rx) = mpsc::channel(OUTPUT_QUEUE);
-        let (rib_out, rib_rx) = mpsc::unbounded_channel();
-        let writer = Some(tokio::spawn(write_loop(wr, out_rx, rib_rx)));
+        let (out, rib_out, out_rx) = outq::queue(OUTPUT_QUEUE);
+        let writer = Some(tokio::spawn(write_loop(wr, out_rx)));
         let reader = tokio::spawn(read_loop(
             rd,
             dir,
@@ -384,7 +462,7 @@ impl PeerTask {
         ));
         self.conns.insert(
             dir,
-            Conn {
+            Box::new(Conn {
                 gen,
                 writer,
                 out,
@@ -393,7 +471,7 @@ impl PeerTask {
                 local,
                 ctx: Ctx::default(),
                 negotiated: None,
-            },
+            }),
         );
         true
     }
@@ -472,6 +550,7 @@ impl PeerTask {
                 let security = self.security.clone();
                 let task = tokio::spawn(async move {
                     let result = connect(remote, local, &security).await;
+                    let result = Box::new(result);
                     let _ = tx.send(Input::Connected { gen, result }).await;
                 });
                 self.connecting = Some((gen, task));
@@ -812,12 +891,12 @@ async fn read_loop(
                     } else {
                         None
                     };
-                    let input = Input::Frame {
+                    let input = Input::Frame(Box::new(Frame {
                         dir,
                         gen,
                         frame: Ok(frame),
                         permit,
-                    };
+                    }));
                     if tx.send(input).await.is_err() {
                         return;
                     }
@@ -825,12 +904,12 @@ async fn read_loop(
                 Ok(None) => break,
                 Err(e) => {
                     let _ = tx
-                        .send(Input::Frame {
+                        .send(Input::Frame(Box::new(Frame {
                             dir,
                             gen,
                             frame: Err(e),
                             permit: None,
-                        })
+                        })))
                         .await;
                     return;
                 }
@@ -850,51 +929,19 @@ async fn read_loop(
     }
 }
 
-/// Writes queued messages until the session's queue is closed (the connection was closed by the
-/// FSM), then shuts the write side down. The session's own messages (OPEN, KEEPALIVE,
-/// NOTIFICATION) go before queued RIB output, so a long table transfer never delays them by
-/// more than one message.
-async fn write_loop(
-    mut wr: OwnedWriteHalf,
-    mut rx: mpsc::Receiver<Bytes>,
-    mut rib_rx: mpsc::UnboundedReceiver<Bytes>,
-) {
+/// Writes queued messages until the connection's queue is closed (the connection was closed by
+/// the FSM), then shuts the write side down. The session's own messages (OPEN, KEEPALIVE,
+/// NOTIFICATION) go before queued RIB output (see [`outq`]), so a long table transfer never
+/// delays them by more than one write.
+async fn write_loop(mut wr: OwnedWriteHalf, mut rx: outq::Receiver) {
     /// Messages ready together are written with one system call, up to this many octets.
     const BATCH: usize = 64 * 1024;
-    let mut rib_open = true;
-    loop {
-        let bytes = tokio::select! {
-            biased;
-            m = rx.recv() => match m {
-                Some(b) => b,
-                None => break,
-            },
-            m = rib_rx.recv(), if rib_open => match m {
-                Some(b) => b,
-                None => {
-                    rib_open = false;
-                    continue;
-                }
-            },
-        };
-        // Whatever else is ready goes in the same write (session messages first).
-        let mut batch = vec![bytes];
-        let mut size = batch.iter().map(Bytes::len).sum::<usize>();
-        while size < BATCH {
-            let next = match rx.try_recv() {
-                Ok(b) => b,
-                Err(_) if rib_open => match rib_rx.try_recv() {
-                    Ok(b) => b,
-                    Err(_) => break,
-                },
-                Err(_) => break,
-            };
-            size += next.len();
-            batch.push(next);
-        }
+    let mut batch = Vec::new();
+    while rx.next_batch(&mut batch, BATCH).await {
         if write_all_vectored(&mut wr, &batch).await.is_err() {
             return;
         }
+        batch.clear();
     }
     let _ = wr.shutdown().await;
 }

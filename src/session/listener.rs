@@ -38,12 +38,12 @@ pub async fn accept_loop(listener: Arc<TcpListener>, peers: PeerMap) {
         let tx = peers.read().ok().and_then(|m| m.get(&ip).cloned());
         match tx {
             Some(tx) => {
-                if let Err(e) = tx.try_send(Input::Inbound(stream)) {
+                if let Err(e) = tx.try_send(Input::Inbound(Box::new(stream))) {
                     tracing::warn!("connection from {remote} rejected: its peer task is busy");
                     if let mpsc::error::TrySendError::Full(Input::Inbound(s))
                     | mpsc::error::TrySendError::Closed(Input::Inbound(s)) = e
                     {
-                        reject(s);
+                        reject(*s);
                     }
                 }
             }

@@ -9,8 +9,9 @@
 //! outcomes back as events.
 //!
 //! **Must not:** decide anything the FSM decides (states, collisions, back-off), nor block a peer
-//! task on a socket. Writes go through a bounded queue to a per-connection writer task, so a slow
-//! peer can never stall the task that also runs its KEEPALIVE and Hold timers. Reads are framed by
+//! task on a socket. Writes go through the connection's [`outq`] (the session's own messages
+//! bounded and ahead of the RIB task's UPDATEs) to a per-connection writer task, so a slow peer
+//! can never stall the task that also runs its KEEPALIVE and Hold timers. Reads are framed by
 //! a per-connection reader task with a bounded buffer ([`wire::frame_len`](crate::wire::frame_len))
 //! and decoded in the peer task with the session's negotiated [`Ctx`](crate::wire::Ctx).
 //!
@@ -44,6 +45,7 @@
 pub mod calico_mode;
 pub mod driver;
 pub mod listener;
+pub mod outq;
 pub mod rib_task;
 pub mod status;
 

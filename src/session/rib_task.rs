@@ -55,7 +55,7 @@ pub enum RibInput {
         /// What was negotiated.
         info: SessionInfo,
         /// The connection's RIB output queue.
-        out: mpsc::UnboundedSender<Bytes>,
+        out: super::outq::RouteSender,
         /// The peer task's input queue, to ask it to stop the session (prefix limit).
         control: mpsc::Sender<Input>,
     },
@@ -109,7 +109,7 @@ pub enum RibInput {
 }
 
 struct Member {
-    out: mpsc::UnboundedSender<Bytes>,
+    out: super::outq::RouteSender,
     control: mpsc::Sender<Input>,
     ctx: Ctx,
 }
@@ -640,7 +640,7 @@ impl RibTask {
             let mut data = vec![0, 1, 1];
             data.extend_from_slice(&max.to_be_bytes());
             let n = Notification::with_data(code::CEASE, 1, data);
-            let _ = m.control.try_send(Input::Stop(n));
+            let _ = m.control.try_send(Input::Stop(Box::new(n)));
         }
     }
 
@@ -785,12 +785,10 @@ impl RibTask {
         let all = all.freeze();
         for (peer, list) in runs {
             if let Some(m) = self.members.get(&peer) {
-                for piece in list {
-                    let _ = m.out.send(match piece {
-                        Piece::Range(r) => all.slice(r),
-                        Piece::Whole(b) => b,
-                    });
-                }
+                let _ = m.out.send_all(list.into_iter().map(|piece| match piece {
+                    Piece::Range(r) => all.slice(r),
+                    Piece::Whole(b) => b,
+                }));
             }
         }
     }
