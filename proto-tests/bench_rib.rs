@@ -36,7 +36,10 @@
 //! with min–max. Peak RSS (`VmHWM` of /proc/self/status) is read at the end of each scenario; it
 //! never goes down, so it is the peak of everything run so far.
 //!
-//! `cargo bench --bench rib -- shared` runs only the scenarios whose name contains `shared`;
+//! `cargo bench --bench rib -- shared` runs only the scenarios whose name contains `shared`
+//! (`-- =ingest-shared` only the one so named); `WREN_BENCH_MONITOR=1` runs the ingest scenarios
+//! only with the monitor peer up, `WREN_BENCH_MONITOR=0` only without (to count instructions of
+//! one case, e.g. under callgrind with `--toggle-collect=wren::rib::Rib::update`);
 //! `WREN_BENCH_SCALE=0.01` shrinks every scenario (prefixes per peer, routes and clients of the
 //! fan-out) and `WREN_BENCH_RUNS=1` runs each once (for profiling under callgrind).
 //! `WREN_BENCH_PER_UPDATE=100` packs the UPDATEs of `ingest-unique` and `ingest-shared` with 100
@@ -445,7 +448,16 @@ fn main() {
     // scenario once at a small size, as a check that it works.
     let bench_mode = std::env::args().any(|a| a == "--bench");
     let filter: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
-    let wanted = |s: &str| filter.as_deref().is_none_or(|f| s.contains(f));
+    let wanted = |s: &str| {
+        filter.as_deref().is_none_or(|f| match f.strip_prefix('=') {
+            Some(exact) => s == exact,
+            None => s.contains(f),
+        })
+    };
+    let monitor_modes: Vec<bool> = match env::<u8>("WREN_BENCH_MONITOR") {
+        Some(m) => vec![m != 0],
+        None => vec![false, true],
+    };
     let scale: f64 = if bench_mode {
         env("WREN_BENCH_SCALE").unwrap_or(1.0)
     } else {
@@ -494,7 +506,7 @@ fn main() {
         let updates = ingest_updates(size, shared, per_update);
         let n_updates: usize = updates.iter().map(Vec::len).sum();
         let paths = n_updates * per_update;
-        for monitor in [false, true] {
+        for &monitor in &monitor_modes {
             let results: Vec<Ingest> = (0..size.ingest_runs)
                 .map(|_| ingest_run(&updates, monitor))
                 .collect();
@@ -541,7 +553,14 @@ fn main() {
         }
     }
 
-    if !wanted("fanout") {
+    let scenarios: [(&str, FanoutScenario); 2] = [
+        ("fanout (route reflector, one update group)", fanout_run),
+        (
+            "fanout-join (clients come up to a loaded table)",
+            fanout_join_run,
+        ),
+    ];
+    if !scenarios.iter().any(|(name, _)| wanted(name)) {
         return;
     }
     println!();
@@ -553,13 +572,6 @@ fn main() {
     );
     println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let updates = fanout_updates(size.fanout_routes);
-    let scenarios: [(&str, FanoutScenario); 2] = [
-        ("fanout (route reflector, one update group)", fanout_run),
-        (
-            "fanout-join (clients come up to a loaded table)",
-            fanout_join_run,
-        ),
-    ];
     for (name, run) in scenarios {
         if !wanted(name) {
             continue;

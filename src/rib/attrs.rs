@@ -22,9 +22,12 @@ pub type Attrs = Arc<RouteAttrs>;
 
 /// The interning table. Entries no path refers to any more are dropped by [`AttrTable::collect`],
 /// which [`AttrTable::intern`] runs whenever the table has doubled since the last collection.
+///
+/// Hashed with foldhash (seeded, see [`super::table::PrefixHash`]): the attributes come from
+/// peers too, and with SipHash interning cost three times as much.
 #[derive(Debug, Default)]
 pub struct AttrTable {
-    set: HashSet<Attrs>,
+    set: HashSet<Attrs, foldhash::fast::RandomState>,
     collect_at: usize,
 }
 

@@ -13,11 +13,13 @@
 //! ## Data layout
 //!
 //! ```text
-//!   Loc-RIB:     HashMap<Ipv4Net, Dest>, HashMap<Ipv6Net, Dest>
-//!   Dest:        every candidate path for the prefix, best first  (SmallVec, one path inline)
+//!   Loc-RIB:     table::Table<Ipv4Net>, table::Table<Ipv6Net>: 64 HashMap<prefix, Dest>
+//!                shards each, hashed with a seeded foldhash (table::PrefixHash)
+//!   Dest:        every candidate path for the prefix, best first  (one path inline, or a Vec)
 //!   Path:        (Arc<RouteAttrs>, peer id + stale bit, path id)   16 octets
 //!   RouteAttrs:  interned (attrs::AttrTable): equal attribute sets are stored once
-//!   Adj-RIB-In:  per peer, the set of prefixes it has paths for (an index into the Loc-RIB)
+//!   Adj-RIB-In:  per peer, counts of the prefixes it has paths for (its paths are in the
+//!                Loc-RIB, found by a scan when all of them change)
 //!   Adj-RIB-Out: not stored. Peers whose export rules are equal ([`export::GroupKey`]) form an
 //!                update group; a change of best path is exported once per group and the
 //!                group's view is recomputed from the Loc-RIB when a peer joins (as BIRD 2 does
@@ -50,7 +52,7 @@ use smallvec::SmallVec;
 
 pub use attrs::{AttrTable, Attrs, RouteAttrs};
 pub use export::{GroupKey, Learned, Rejected};
-pub use outbox::{Outbox, Output, Target};
+pub use outbox::{Outbox, Output, Slot, Target};
 
 use crate::policy::ExportPolicy;
 use crate::wire::{Family, NextHop, Nlri, Update};
@@ -180,7 +182,8 @@ impl Path {
     }
 }
 
-use table::{Dest, ShardKey, Table};
+use std::collections::hash_map::Entry;
+use table::{Dest, PrefixHash, ShardKey, Table};
 
 /// What the RIB keeps of a peer's Adj-RIB-In besides its paths in the Loc-RIB (which hold
 /// every path, best or not): how many prefixes it has paths for, per family, and whether some
@@ -276,12 +279,15 @@ impl Group {
 /// Per-operation cache of exported attributes: (source attrs, source peer, group, family) →
 /// result. The
 /// source `Attrs` is held so that its address cannot be reused while the entry exists.
-type ExportCache = HashMap<(usize, PeerId, GroupId, Family), (Attrs, Option<Attrs>), IdHash>;
+type ExportCache = HashMap<ExportKey, (Attrs, Option<Attrs>), IdHash>;
+
+/// Key of the [`ExportCache`]: (source attrs address, source peer, group, family).
+type ExportKey = (usize, PeerId, GroupId, Family);
 
 /// Hasher for maps keyed by internal identifiers only (addresses of interned attributes, peer
 /// and group ids, outbox targets): one multiply per word instead of SipHash. Peers cannot choose
-/// these keys, so SipHash's resistance to collision flooding is not needed; the tables keyed by
-/// prefixes, which peers choose, keep the default hasher.
+/// these keys, so SipHash's resistance to collision flooding is not needed; the maps keyed by
+/// prefixes or attributes, which peers choose, use a seeded foldhash ([`table::PrefixHash`]).
 #[derive(Debug, Default, Clone, Copy)]
 struct IdHasher(u64);
 
@@ -334,6 +340,43 @@ struct Cx<'a> {
     add_path: bool,
     /// The export policy every exported route passes ([`Rib::set_export_policy`]).
     policy: Option<&'a ExportPolicy>,
+    /// The entry of `cache` used last: the prefixes of one UPDATE share their attributes, so
+    /// most lookups in a row are for the same key, and this saves hashing it again.
+    last_export: Option<(ExportKey, Option<Attrs>)>,
+    /// What [`Cx::emit`] sent for the last change of best path, reused while the next changes
+    /// go between the same paths (see [`EmitPlan`]).
+    plan: Option<EmitPlan>,
+}
+
+/// The messages [`Cx::emit`] queues for one change of best path, each for the changed prefix:
+/// an announcement with the attributes, or a withdrawal (`None`).
+type Sends = SmallVec<[(Target, Option<Attrs>); 2]>;
+
+/// What [`Cx::emit`] sent when the best path changed from `old` to `new`: the outbox lists the
+/// prefix went to. Without an export policy these depend only on the two paths' attributes and
+/// peers (not on the prefix), so the prefixes of one UPDATE, which share their attributes, are
+/// exported once for all of them. The paths' attributes are held so that their addresses cannot
+/// be reused while the plan exists.
+#[derive(Debug)]
+struct EmitPlan {
+    family: Family,
+    old: Option<(Attrs, PeerId)>,
+    new: Option<(Attrs, PeerId)>,
+    slots: SmallVec<[Slot; 2]>,
+}
+
+impl EmitPlan {
+    /// Whether the plan is the one for a change from `old` to `new` in `family`.
+    fn fits(&self, family: Family, old: Option<&Path>, new: Option<&Path>) -> bool {
+        fn same(held: &Option<(Attrs, PeerId)>, p: Option<&Path>) -> bool {
+            match (held, p) {
+                (None, None) => true,
+                (Some((a, peer)), Some(p)) => *peer == p.peer() && Arc::ptr_eq(a, &p.attrs),
+                _ => false,
+            }
+        }
+        self.family == family && same(&self.old, old) && same(&self.new, new)
+    }
 }
 
 /// Whether two exports of a route are the same message (interned attributes compare by address).
@@ -435,14 +478,24 @@ impl Cx<'_> {
     /// [`export::export`] for `path` to group `gid`, cached for the current operation.
     fn export_rules(&mut self, path: &Path, family: Family, gid: GroupId) -> Option<Attrs> {
         let key = (Arc::as_ptr(&path.attrs) as usize, path.peer(), gid, family);
-        if let Some((_, out)) = self.cache.get(&key) {
-            return out.clone();
+        // `cache` holds the source attributes of `last_export` too, so its address is not reused.
+        if let Some((k, out)) = &self.last_export {
+            if *k == key {
+                return out.clone();
+            }
         }
-        let group = self.groups.get(gid as usize)?;
-        let (_, learned) = self.source(path.peer());
-        let out = export::export(self.global, learned, &path.attrs, family, &group.key)
-            .map(|ra| self.attrs.intern(ra));
-        self.cache.insert(key, (path.attrs.clone(), out.clone()));
+        let out = match self.cache.get(&key) {
+            Some((_, out)) => out.clone(),
+            None => {
+                let group = self.groups.get(gid as usize)?;
+                let (_, learned) = self.source(path.peer());
+                let out = export::export(self.global, learned, &path.attrs, family, &group.key)
+                    .map(|ra| self.attrs.intern(ra));
+                self.cache.insert(key, (path.attrs.clone(), out.clone()));
+                out
+            }
+        };
+        self.last_export = Some((key, out.clone()));
         out
     }
 
@@ -498,8 +551,47 @@ impl Cx<'_> {
         (self.peers.get(p as usize)?.group == Some(gid)).then_some(p)
     }
 
-    /// Sends what changed for `prefix` when its best path went from `old` to `new`.
+    /// Sends what changed for `prefix` when its best path went from `old` to `new`. Without an
+    /// export policy the messages are those of the last change between the same paths when
+    /// there was one ([`EmitPlan`]): computed once per UPDATE, not once per prefix.
     fn emit(&mut self, prefix: IpNet, family: Family, old: Option<&Path>, new: Option<&Path>) {
+        if let Some(plan) = &self.plan {
+            if plan.fits(family, old, new) {
+                for slot in &plan.slots {
+                    self.out.push(*slot, prefix);
+                }
+                return;
+            }
+        }
+        let sends = self.sends(prefix, family, old, new);
+        let slots: SmallVec<[Slot; 2]> = sends
+            .iter()
+            .map(|(target, a)| self.out.slot(*target, a.as_ref()))
+            .collect();
+        for slot in &slots {
+            self.out.push(*slot, prefix);
+        }
+        if self.policy.is_none() {
+            self.plan = Some(EmitPlan {
+                family,
+                old: old.map(|p| (p.attrs.clone(), p.peer())),
+                new: new.map(|p| (p.attrs.clone(), p.peer())),
+                slots,
+            });
+        }
+    }
+
+    /// The messages for `prefix` when its best path went from `old` to `new`, in the order they
+    /// are queued: per group, the group's message (and withdrawals for members the AS rule
+    /// keeps from the new path), then corrections for the old and new source peers.
+    fn sends(
+        &mut self,
+        prefix: IpNet,
+        family: Family,
+        old: Option<&Path>,
+        new: Option<&Path>,
+    ) -> Sends {
+        let mut sends = Sends::new();
         for gid in 0..self.groups.len() as GroupId {
             if self
                 .groups
@@ -522,16 +614,16 @@ impl Cx<'_> {
                 let target = Target::Group { group: gid, except };
                 match &new_out {
                     Some(a) => {
-                        self.out.announce(target, prefix, a);
+                        sends.push((target, Some(a.clone())));
                         // Members whose AS the new path holds do not get it: they lose the old
                         // one (if they had it) by a withdrawal of their own.
                         if let Some(old_a) = &old_out {
                             for m in self.lost_by_as_rule(gid, a, old_a, except) {
-                                self.out.withdraw(Target::Peer(m), prefix);
+                                sends.push((Target::Peer(m), None));
                             }
                         }
                     }
-                    None => self.out.withdraw(target, prefix),
+                    None => sends.push((target, None)),
                 }
             }
             if ex_old != ex_new {
@@ -539,16 +631,17 @@ impl Cx<'_> {
                 // had the old path and now gets nothing.
                 if let (Some(p), Some(a)) = (ex_old, &new_out) {
                     if self.gets(p, a) {
-                        self.out.announce(Target::Peer(p), prefix, a);
+                        sends.push((Target::Peer(p), Some(a.clone())));
                     }
                 }
                 if let (Some(p), Some(a)) = (ex_new, &old_out) {
                     if self.gets(p, a) {
-                        self.out.withdraw(Target::Peer(p), prefix);
+                        sends.push((Target::Peer(p), None));
                     }
                 }
             }
         }
+        sends
     }
 
     /// Sends ADD-PATH groups (RFC 7911) what changed among all the paths of `prefix`: each
@@ -620,7 +713,7 @@ impl Cx<'_> {
     }
 
     /// Applies `op` for `peer` at `key`; returns whether the peer had a path there before, and
-    /// whether it still has one.
+    /// whether it still has one. The prefix is hashed and looked up once.
     fn change<K: Key>(
         &mut self,
         table: &mut Table<K>,
@@ -628,18 +721,20 @@ impl Cx<'_> {
         peer: PeerId,
         op: Op,
     ) -> (bool, bool) {
-        if let Op::Set(path_id, attrs) = &op {
-            if table.get(&key).is_none() {
-                // A new prefix: its one path is the best.
-                let path = Path {
-                    attrs: attrs.clone(),
-                    peer,
-                    path_id: *path_id,
+        let mut entry = match table.entry(key) {
+            Some(Entry::Occupied(o)) => o,
+            Some(Entry::Vacant(v)) => {
+                let Op::Set(path_id, attrs) = op else {
+                    return (false, false);
                 };
-                table.insert(key, Dest::One(path.clone()));
-                let new = [path];
+                // A new prefix: its one path is the best.
+                let new: &[Path] = v.insert(Dest::One(Path {
+                    attrs,
+                    peer,
+                    path_id,
+                }));
                 if self.add_path {
-                    self.emit_paths(key.into(), K::FAMILY, &[], &new);
+                    self.emit_paths(key.into(), K::FAMILY, &[], new);
                 }
                 self.emit(key.into(), K::FAMILY, None, new.first());
                 if let Some(changed) = self.changed.as_mut() {
@@ -647,10 +742,9 @@ impl Cx<'_> {
                 }
                 return (false, true);
             }
-        }
-        let Some(dest) = table.get_mut(&key) else {
-            return (false, false);
+            None => return (false, false),
         };
+        let dest = entry.get_mut();
         let old_best = dest.first().cloned();
         let old_paths: Option<Dest> = self.add_path.then(|| dest.clone());
         let mine = |p: &Path| p.peer() == peer;
@@ -685,7 +779,7 @@ impl Cx<'_> {
             self.emit_paths(key.into(), K::FAMILY, &old_paths, &new_paths);
         }
         if dest.is_empty() {
-            table.remove(&key);
+            entry.remove();
         }
         let best_changed = !Path::same(old_best.as_ref(), new_best.as_ref());
         if best_changed {
@@ -803,6 +897,8 @@ macro_rules! with_cx {
                 out: &mut out,
                 changed,
                 policy: policy.as_ref(),
+                last_export: None,
+                plan: None,
                 add_path: groups
                     .iter()
                     .any(|g| !g.key.add_path_tx.is_empty() && !g.members.is_empty()),
@@ -1542,16 +1638,16 @@ impl Rib {
             };
             // A prefix both withdrawn and announced in one UPDATE counts as announced (RFC 4271
             // §4.3), so that each prefix changes once per call (see `Outbox`).
-            let announced: HashSet<(IpNet, Option<u32>)> = if update.withdrawals().next().is_some()
-                && update.announcements().next().is_some()
-            {
-                update
-                    .announcements()
-                    .map(|(_, n, _)| (n.prefix.trunc(), n.path_id))
-                    .collect()
-            } else {
-                HashSet::new()
-            };
+            let announced: HashSet<(IpNet, Option<u32>), PrefixHash> =
+                if update.withdrawals().next().is_some() && update.announcements().next().is_some()
+                {
+                    update
+                        .announcements()
+                        .map(|(_, n, _)| (n.prefix.trunc(), n.path_id))
+                        .collect()
+                } else {
+                    HashSet::default()
+                };
             for (_, nlri) in update.withdrawals() {
                 if announced.contains(&(nlri.prefix.trunc(), nlri.path_id)) {
                     continue;
@@ -1559,16 +1655,24 @@ impl Rib {
                 let op = Op::Remove(nlri.path_id.unwrap_or(0));
                 apply(&mut cx, v4, v6, adj, peer, nlri.prefix, op);
             }
-            for (_, nlri, nh) in update.announcements() {
-                let path_id = nlri.path_id.unwrap_or(0);
-                let op = match imported.iter().find(|(h, _)| *h == nh) {
-                    Some((_, Ok(a))) => Op::Set(path_id, a.clone()),
-                    _ => {
-                        rejected += 1;
-                        Op::Remove(path_id)
-                    }
+            // One list of NLRI per next hop, so that the imported attributes are looked up
+            // once per list, not once per prefix.
+            for (_, nlris, nh) in update.announced_lists() {
+                let attrs = match imported.iter().find(|(h, _)| *h == nh) {
+                    Some((_, Ok(a))) => Some(a),
+                    _ => None,
                 };
-                apply(&mut cx, v4, v6, adj, peer, nlri.prefix, op);
+                for nlri in nlris {
+                    let path_id = nlri.path_id.unwrap_or(0);
+                    let op = match attrs {
+                        Some(a) => Op::Set(path_id, a.clone()),
+                        None => {
+                            rejected += 1;
+                            Op::Remove(path_id)
+                        }
+                    };
+                    apply(&mut cx, v4, v6, adj, peer, nlri.prefix, op);
+                }
             }
         });
         if let Some(slot) = self.peers.get_mut(peer as usize) {
@@ -1615,6 +1719,18 @@ impl Rib {
     }
 }
 
+/// `k` with its host bits clear, as [`Ipv4Net::trunc`], without calling it when they already are
+/// (nearly every received prefix).
+#[inline]
+fn trunc4(k: Ipv4Net) -> Ipv4Net {
+    let host = u32::MAX.checked_shr(u32::from(k.prefix_len())).unwrap_or(0);
+    if u32::from(k.addr()) & host == 0 {
+        k
+    } else {
+        k.trunc()
+    }
+}
+
 /// Applies `op` at `prefix` and keeps the peer's prefix counts in step.
 fn apply(
     cx: &mut Cx,
@@ -1625,13 +1741,13 @@ fn apply(
     prefix: IpNet,
     op: Op,
 ) {
-    match prefix.trunc() {
+    match prefix {
         IpNet::V4(k) => {
-            let (had, has) = cx.change(v4, k, peer, op);
+            let (had, has) = cx.change(v4, trunc4(k), peer, op);
             adj.count(false, had, has);
         }
         IpNet::V6(k) => {
-            let (had, has) = cx.change(v6, k, peer, op);
+            let (had, has) = cx.change(v6, k.trunc(), peer, op);
             adj.count(true, had, has);
         }
     }

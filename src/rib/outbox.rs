@@ -39,10 +39,27 @@ pub struct Output {
     pub update: Update,
 }
 
+/// Prefixes of one family each: they go out in different messages (IPv6 in MP_REACH_NLRI and
+/// MP_UNREACH_NLRI), so they are kept apart from the start.
+#[derive(Debug, Default)]
+struct ByFamily {
+    v4: Vec<Nlri>,
+    v6: Vec<Nlri>,
+}
+
+impl ByFamily {
+    fn push(&mut self, nlri: Nlri) {
+        match nlri.prefix {
+            IpNet::V4(_) => self.v4.push(nlri),
+            IpNet::V6(_) => self.v6.push(nlri),
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Ops {
-    withdraw: Vec<Nlri>,
-    announce: Vec<(Attrs, Vec<Nlri>)>,
+    withdraw: ByFamily,
+    announce: Vec<(Attrs, ByFamily)>,
     by_attrs: HashMap<usize, usize, IdHash>,
     /// The entry of `announce` used last, by attributes address: most announcements in a row
     /// share attributes (the prefixes of one UPDATE), and this saves the hash lookup for them.
@@ -51,25 +68,44 @@ struct Ops {
 }
 
 impl Ops {
+    #[inline]
     fn announce(&mut self, prefix: Nlri, attrs: &Attrs) {
         // `announce` holds a clone of every `Attrs` keyed here, so no address is reused while
         // the outbox lives.
         let key = Arc::as_ptr(attrs) as usize;
-        let found = match self.last_attrs {
-            Some((k, i)) if k == key => Some(i),
-            _ => self.by_attrs.get(&key).copied(),
+        let i = match self.last_attrs {
+            Some((k, i)) if k == key => i,
+            _ => self.attrs_index(key, attrs),
         };
-        let i = found.unwrap_or_else(|| {
-            let i = self.announce.len();
-            self.by_attrs.insert(key, i);
-            self.announce.push((attrs.clone(), Vec::new()));
-            i
-        });
-        self.last_attrs = Some((key, i));
-        if let Some((_, list)) = self.announce.get_mut(i) {
-            list.push(prefix);
+        if let Some((_, lists)) = self.announce.get_mut(i) {
+            lists.push(prefix);
         }
     }
+
+    /// The index in `announce` of the entry for `attrs` (at address `key`), created when new;
+    /// remembered as the last one used.
+    fn attrs_index(&mut self, key: usize, attrs: &Attrs) -> usize {
+        let i = match self.by_attrs.get(&key) {
+            Some(&i) => i,
+            None => {
+                let i = self.announce.len();
+                self.by_attrs.insert(key, i);
+                self.announce.push((attrs.clone(), ByFamily::default()));
+                i
+            }
+        };
+        self.last_attrs = Some((key, i));
+        i
+    }
+}
+
+/// One list of an [`Outbox`], from [`Outbox::slot`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    /// Index of the target's work in `Outbox::ops`.
+    ops: usize,
+    /// Index of the attributes' entry in `Ops::announce`; `None` for withdrawals.
+    announce: Option<usize>,
 }
 
 /// Collects announcements and withdrawals per target during one RIB operation.
@@ -94,36 +130,85 @@ impl Outbox {
     }
 
     /// Runs `f` on the work queued for `target`, creating it when new.
+    #[inline]
     fn with_ops(&mut self, target: Target, f: impl FnOnce(&mut Ops)) {
         let i = match self.last {
             Some((t, i)) if t == target => i,
-            _ => {
-                let i = match self.index.get(&target) {
-                    Some(&i) => i,
-                    None => {
-                        let i = self.ops.len();
-                        self.index.insert(target, i);
-                        self.ops.push((target, Ops::default()));
-                        i
-                    }
-                };
-                self.last = Some((target, i));
-                i
-            }
+            _ => self.target_index(target),
         };
         if let Some((_, ops)) = self.ops.get_mut(i) {
             f(ops);
         }
     }
 
-    /// Announces `prefix` with `attrs` to `target`.
-    pub fn announce(&mut self, target: Target, prefix: IpNet, attrs: &Attrs) {
-        self.with_ops(target, |ops| ops.announce(Nlri::new(prefix), attrs));
+    /// The index in `ops` of `target`'s work, created when new; remembered as the last one used.
+    fn target_index(&mut self, target: Target) -> usize {
+        let i = match self.index.get(&target) {
+            Some(&i) => i,
+            None => {
+                let i = self.ops.len();
+                self.index.insert(target, i);
+                self.ops.push((target, Ops::default()));
+                i
+            }
+        };
+        self.last = Some((target, i));
+        i
     }
 
-    /// Withdraws `prefix` from `target`.
+    /// The list that [`Outbox::push`] adds prefixes to: announcements to `target` with `attrs`,
+    /// or withdrawals from `target` when `attrs` is `None`. Valid until [`Outbox::finish`].
+    pub fn slot(&mut self, target: Target, attrs: Option<&Attrs>) -> Slot {
+        let ops = match self.last {
+            Some((t, i)) if t == target => i,
+            _ => self.target_index(target),
+        };
+        let announce = match (attrs, self.ops.get_mut(ops)) {
+            (Some(a), Some((_, o))) => {
+                let key = Arc::as_ptr(a) as usize;
+                Some(match o.last_attrs {
+                    Some((k, i)) if k == key => i,
+                    _ => o.attrs_index(key, a),
+                })
+            }
+            _ => None,
+        };
+        Slot { ops, announce }
+    }
+
+    /// Queues `prefix` (host bits clear, a Loc-RIB key) in `slot`: what
+    /// [`Outbox::announce`] or [`Outbox::withdraw`] does for the slot's target and attributes,
+    /// without finding their list again.
+    pub fn push(&mut self, slot: Slot, prefix: IpNet) {
+        debug_assert_eq!(prefix, prefix.trunc());
+        let nlri = Nlri {
+            path_id: None,
+            prefix,
+        };
+        let Some((_, ops)) = self.ops.get_mut(slot.ops) else {
+            return;
+        };
+        match slot.announce {
+            Some(i) => {
+                if let Some((_, lists)) = ops.announce.get_mut(i) {
+                    lists.push(nlri);
+                }
+            }
+            None => ops.withdraw.push(nlri),
+        }
+    }
+
+    /// Announces `prefix` with `attrs` to `target`. `prefix` has its host bits clear (a
+    /// Loc-RIB key), so it goes out as it is.
+    pub fn announce(&mut self, target: Target, prefix: IpNet, attrs: &Attrs) {
+        let slot = self.slot(target, Some(attrs));
+        self.push(slot, prefix);
+    }
+
+    /// Withdraws `prefix` (host bits clear, a Loc-RIB key) from `target`.
     pub fn withdraw(&mut self, target: Target, prefix: IpNet) {
-        self.with_ops(target, |ops| ops.withdraw.push(Nlri::new(prefix)));
+        let slot = self.slot(target, None);
+        self.push(slot, prefix);
     }
 
     /// Announces one path of `nlri.prefix`, identified by `nlri.path_id`, to an ADD-PATH
@@ -169,55 +254,35 @@ impl Outbox {
     }
 }
 
-/// NLRI lists of at most `max` prefixes, filled in order, each allocated at its final size.
-struct Lists {
-    lists: Vec<Vec<Nlri>>,
-    /// Prefixes still to come.
-    left: usize,
-    max: usize,
-}
-
-impl Lists {
-    fn new(total: usize, max: usize) -> Lists {
-        Lists {
-            lists: Vec::with_capacity(total.div_ceil(max)),
-            left: total,
-            max,
-        }
+/// `list` cut into lists of at most `max` prefixes, in order. Only the prefixes after the first
+/// `max` are copied: the first list keeps `list`'s allocation (shrunk when much larger).
+fn chunks(mut list: Vec<Nlri>, max: usize) -> Vec<Vec<Nlri>> {
+    let max = max.max(1);
+    let mut out = Vec::with_capacity(list.len().div_ceil(max));
+    while list.len() > max {
+        let at = (list.len() - 1) / max * max;
+        out.push(list.split_off(at));
     }
-
-    fn push(&mut self, nlri: Nlri) {
-        match self.lists.last_mut() {
-            Some(list) if list.len() < self.max => list.push(nlri),
-            _ => {
-                let mut list = Vec::with_capacity(self.left.clamp(1, self.max));
-                list.push(nlri);
-                self.lists.push(list);
-            }
+    if !list.is_empty() {
+        if list.capacity() > 2 * max {
+            list.shrink_to_fit();
         }
-        self.left = self.left.saturating_sub(1);
+        out.push(list);
     }
+    out.reverse();
+    out
 }
 
 /// The IPv4 and the IPv6 prefixes, each in lists of at most [`IPV4_PER_UPDATE`] and
 /// [`IPV6_PER_UPDATE`] prefixes, in the order given.
-fn split(prefixes: Vec<Nlri>) -> (Vec<Vec<Nlri>>, Vec<Vec<Nlri>>) {
-    let n4 = prefixes
-        .iter()
-        .filter(|p| matches!(p.prefix, IpNet::V4(_)))
-        .count();
-    let mut v4 = Lists::new(n4, IPV4_PER_UPDATE);
-    let mut v6 = Lists::new(prefixes.len() - n4, IPV6_PER_UPDATE);
-    for p in prefixes {
-        match p.prefix {
-            IpNet::V4(_) => v4.push(p),
-            IpNet::V6(_) => v6.push(p),
-        }
-    }
-    (v4.lists, v6.lists)
+fn split(prefixes: ByFamily) -> (Vec<Vec<Nlri>>, Vec<Vec<Nlri>>) {
+    (
+        chunks(prefixes.v4, IPV4_PER_UPDATE),
+        chunks(prefixes.v6, IPV6_PER_UPDATE),
+    )
 }
 
-fn push_withdrawals(out: &mut Vec<Output>, target: Target, prefixes: Vec<Nlri>) {
+fn push_withdrawals(out: &mut Vec<Output>, target: Target, prefixes: ByFamily) {
     let (v4, v6) = split(prefixes);
     for nlri in v4 {
         out.push(Output {
@@ -242,7 +307,7 @@ fn push_withdrawals(out: &mut Vec<Output>, target: Target, prefixes: Vec<Nlri>) 
     }
 }
 
-fn push_announcements(out: &mut Vec<Output>, target: Target, attrs: &Attrs, prefixes: Vec<Nlri>) {
+fn push_announcements(out: &mut Vec<Output>, target: Target, attrs: &Attrs, prefixes: ByFamily) {
     let Some(next_hop) = attrs.next_hop else {
         return;
     };
@@ -281,5 +346,58 @@ fn push_announcements(out: &mut Vec<Output>, target: Target, attrs: &Attrs, pref
                 ..Update::default()
             },
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
+    use super::*;
+
+    fn nlris(n: u32) -> Vec<Nlri> {
+        (0..n)
+            .map(|i| {
+                let a = std::net::Ipv4Addr::from(0x0a00_0000 + (i << 8));
+                Nlri::new(IpNet::V4(ipnet::Ipv4Net::new(a, 24).unwrap()))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn chunks_keep_the_order_and_hold_at_most_max_each() {
+        for n in [0, 1, 5, 6, 7, 12, 13, 100] {
+            let list = nlris(n);
+            let got = chunks(list.clone(), 6);
+            assert_eq!(got.len(), (n as usize).div_ceil(6), "{n}");
+            assert!(got.iter().all(|c| !c.is_empty() && c.len() <= 6), "{n}");
+            assert!(got.iter().rev().skip(1).all(|c| c.len() == 6), "{n}");
+            assert_eq!(got.concat(), list, "{n}");
+        }
+    }
+
+    #[test]
+    fn a_slot_queues_what_announce_and_withdraw_queue() {
+        let attrs: Attrs = Arc::new(super::super::RouteAttrs {
+            next_hop: Some(NextHop::V4(std::net::Ipv4Addr::new(192, 0, 2, 1))),
+            ..Default::default()
+        });
+        let target = Target::Peer(3);
+        let prefixes: Vec<IpNet> = nlris(4).into_iter().map(|n| n.prefix).collect();
+        let mut by_call = Outbox::new();
+        by_call.announce(target, prefixes[0], &attrs);
+        by_call.withdraw(target, prefixes[1]);
+        by_call.announce(target, prefixes[2], &attrs);
+        by_call.withdraw(target, prefixes[3]);
+        let mut by_slot = Outbox::new();
+        let (a, w) = (
+            by_slot.slot(target, Some(&attrs)),
+            by_slot.slot(target, None),
+        );
+        by_slot.push(a, prefixes[0]);
+        by_slot.push(w, prefixes[1]);
+        by_slot.push(a, prefixes[2]);
+        by_slot.push(w, prefixes[3]);
+        assert_eq!(by_call.finish(), by_slot.finish());
     }
 }

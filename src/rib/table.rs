@@ -10,7 +10,11 @@
 //!   doubles when it grows, and while it moves its entries the old and new arrays both exist: one
 //!   map of 1M entries peaks at 1.5× its final size; with shards only one shard's old array
 //!   exists at a time.
+//!
+//! Inside a shard the prefix is hashed with foldhash ([`PrefixHash`]): a few multiplies instead
+//! of SipHash's rounds, which were the largest single cost of a full-table ingest.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::ops::{Deref, DerefMut};
@@ -83,6 +87,18 @@ impl DerefMut for Dest {
 /// Number of hash maps per family in a [`Table`] (a power of two).
 pub const SHARDS: usize = 64;
 
+/// The hasher of the prefix → [`Dest`] maps inside a shard: foldhash's fast variant, randomly
+/// seeded per process and per map.
+///
+/// Prefixes are chosen by peers, so an unseeded hash (FxHash, or a plain multiply-shift like the
+/// shard index) would let a peer pick prefixes that all collide in one shard's map and turn each
+/// insert into a long probe (HashDoS). foldhash keeps a random seed an attacker does not know
+/// and still costs only one or two folded multiplies for these 5- and 17-byte keys, where
+/// SipHash-1-3 spent over a hundred instructions per hash. The shard index itself may
+/// stay unseeded: it only spreads prefixes over [`SHARDS`] maps, so the worst a peer can do
+/// there is fill one shard, which is still a seeded map.
+pub type PrefixHash = foldhash::fast::RandomState;
+
 /// A prefix type a [`Table`] can shard.
 pub trait ShardKey: Copy + Eq + Hash {
     /// The shard of this prefix, `0..SHARDS`.
@@ -110,32 +126,38 @@ impl ShardKey for Ipv6Net {
 /// One family's Loc-RIB: prefix → [`Dest`], in [`SHARDS`] hash maps.
 #[derive(Debug)]
 pub struct Table<K> {
-    shards: Vec<HashMap<K, Dest>>,
-    len: usize,
+    shards: Vec<HashMap<K, Dest, PrefixHash>>,
 }
 
 impl<K: ShardKey> Default for Table<K> {
     fn default() -> Self {
         Table {
-            shards: (0..SHARDS).map(|_| HashMap::new()).collect(),
-            len: 0,
+            shards: (0..SHARDS)
+                .map(|_| HashMap::with_hasher(PrefixHash::default()))
+                .collect(),
         }
     }
 }
 
 impl<K: ShardKey> Table<K> {
-    fn shard(&self, key: &K) -> Option<&HashMap<K, Dest>> {
+    fn shard(&self, key: &K) -> Option<&HashMap<K, Dest, PrefixHash>> {
         self.shards.get(key.shard())
     }
 
-    /// Number of prefixes.
+    /// Number of prefixes (a sum over the shards).
     pub fn len(&self) -> usize {
-        self.len
+        self.shards.iter().map(HashMap::len).sum()
     }
 
     /// True when the table holds no prefix.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.shards.iter().all(HashMap::is_empty)
+    }
+
+    /// The entry of `key`, to look it up and change it with one hash: a vacant entry gets a
+    /// [`Dest`] (never empty), an occupied one whose `Dest` becomes empty must be removed.
+    pub fn entry(&mut self, key: K) -> Option<Entry<'_, K, Dest>> {
+        Some(self.shards.get_mut(key.shard())?.entry(key))
     }
 
     /// The paths of `key`.
@@ -150,26 +172,18 @@ impl<K: ShardKey> Table<K> {
 
     /// Sets the paths of `key`; returns the entry.
     pub fn insert(&mut self, key: K, dest: Dest) -> Option<&mut Dest> {
-        use std::collections::hash_map::Entry;
-        match self.shards.get_mut(key.shard())?.entry(key) {
+        match self.entry(key)? {
             Entry::Occupied(mut o) => {
                 o.insert(dest);
                 Some(o.into_mut())
             }
-            Entry::Vacant(v) => {
-                self.len += 1;
-                Some(v.insert(dest))
-            }
+            Entry::Vacant(v) => Some(v.insert(dest)),
         }
     }
 
     /// Removes `key`.
     pub fn remove(&mut self, key: &K) -> Option<Dest> {
-        let d = self.shards.get_mut(key.shard())?.remove(key);
-        if d.is_some() {
-            self.len -= 1;
-        }
-        d
+        self.shards.get_mut(key.shard())?.remove(key)
     }
 
     /// Every prefix with its paths, in no particular order.

@@ -2427,3 +2427,35 @@ fn ebgp_peers_of_different_ases_share_one_group_and_a_path_holding_a_members_as_
     assert_eq!(rib.advertised_counts().get(&e3), Some(&0));
     assert_eq!(rib.advertised_counts().get(&e2), Some(&1));
 }
+
+#[test]
+fn trunc4_clears_host_bits_as_ipnet_does() {
+    for len in 0..=32u8 {
+        for addr in [0u32, 0x0a01_0203, 0xffff_ffff, 0x8000_0001, 0x0100_0000] {
+            let k = ipnet::Ipv4Net::new(Ipv4Addr::from(addr), len).unwrap();
+            assert_eq!(trunc4(k), k.trunc(), "{k}");
+        }
+    }
+}
+
+/// An UPDATE whose prefixes have host bits set is stored and sent on with them cleared (the
+/// outbox takes Loc-RIB keys as they are).
+#[test]
+fn received_prefixes_with_host_bits_go_out_cleared() {
+    let mut rib = rib(ASN, RID);
+    let e1 = up(&mut rib, ebgp("e1", "198.19.2.1", 65001), "198.19.2.1");
+    let e2 = up(&mut rib, ebgp("e2", "198.19.2.2", 65002), "198.19.2.2");
+    let mut update = announce(&[P1], "198.19.2.1", &[65001], plain);
+    update.nlri = vec![Nlri {
+        path_id: None,
+        prefix: net("10.1.0.7/24"),
+    }];
+    let out = rib.update(e1, &update);
+    assert!(rib.best(net(P1)).is_some());
+    assert!(rx(&rib, &out, e2).announced(P1));
+    let sent: Vec<IpNet> = out
+        .iter()
+        .flat_map(|o| o.update.nlri.iter().map(|n| n.prefix))
+        .collect();
+    assert_eq!(sent, vec![net(P1)]);
+}

@@ -165,13 +165,24 @@ impl Update {
     /// Every announced prefix with its family and next hop, from both the NLRI field (next hop
     /// from NEXT_HOP) and MP_REACH_NLRI.
     pub fn announcements(&self) -> impl Iterator<Item = (Family, &Nlri, Option<NextHop>)> {
-        let nh = self.attrs.next_hop.map(NextHop::V4);
-        let v4 = self.nlri.iter().map(move |n| (Family::IPV4_UNICAST, n, nh));
-        let mp = self
-            .mp_reach
-            .iter()
-            .flat_map(|m| m.nlri.iter().map(move |n| (m.family, n, Some(m.next_hop))));
-        v4.chain(mp)
+        self.announced_lists()
+            .flat_map(|(family, list, nh)| list.iter().map(move |n| (family, n, nh)))
+    }
+
+    /// The announced NLRI as [`Update::announcements`] yields them, one list per next hop: the
+    /// NLRI field with NEXT_HOP (RFC 4271 §4.3), then MP_REACH_NLRI's (RFC 4760 §3). For callers
+    /// that do per-next-hop work once per list rather than once per prefix.
+    pub fn announced_lists(&self) -> impl Iterator<Item = (Family, &[Nlri], Option<NextHop>)> {
+        let v4 = (
+            Family::IPV4_UNICAST,
+            self.nlri.as_slice(),
+            self.attrs.next_hop.map(NextHop::V4),
+        );
+        std::iter::once(v4).chain(
+            self.mp_reach
+                .iter()
+                .map(|m| (m.family, m.nlri.as_slice(), Some(m.next_hop))),
+        )
     }
 
     /// Turns the UPDATE into a withdrawal of everything it announced (RFC 7606 §2
