@@ -21,6 +21,7 @@ demo: deps
 test: deps
 	@.ci/stage "format"  $(CARGO) fmt --check
 	@.ci/stage "clippy"  $(CARGO) clippy --all-targets -- -D warnings
+	@.ci/stage "docs"    env RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps
 	@.ci/stage "build"   $(CARGO) test --no-run --all-targets
 	@.ci/stage "tests"   $(CARGO) test --all-targets -- --include-ignored
 

@@ -3,7 +3,7 @@
 //! Linux `IP_MINTTL` / `IPV6_MINHOPCOUNT`).
 //!
 //! **This is the only module allowed to use `unsafe`**, and it holds exactly one `unsafe` block: the
-//! `setsockopt(2)` call in [`setsockopt`]. Everything passed to it is a plain `#[repr(C)]` value built
+//! `setsockopt(2)` call in `setsockopt`. Everything passed to it is a plain `#[repr(C)]` value built
 //! with safe code. socket2, nix and rustix offer neither option (`reliability-anchors.md` §3.4);
 //! the outgoing TTL of GTSM is set through socket2, which does wrap it.
 //!

@@ -11,7 +11,7 @@
 //!
 //! Both are pure functions of a prefix: no I/O, no clock, no dependency on an adapter. The
 //! static file has no export policy (every best route is exported, as with BIRD's
-//! `export all`); Calico mode builds one from the datastore ([`crate::calico::derive`]).
+//! `export all`); Calico mode builds one from the datastore ([`crate::calico::derive()`]).
 
 use ipnet::IpNet;
 

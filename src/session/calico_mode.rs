@@ -1,6 +1,6 @@
 //! Calico mode: the configuration comes from Calico's etcd v3 datastore, as BIRD's came from
 //! confd. The etcd watcher ([`crate::datastore::etcd`]) keeps a key→value map; after the initial
-//! list is in sync, and after every later change, [`crate::calico::derive`] turns it into the
+//! list is in sync, and after every later change, [`crate::calico::derive()`] turns it into the
 //! peers, originated blocks and kernel rules of this node, applied on top of the static file's
 //! `[control]`, `[kernel]` and `[metrics]`.
 //!

@@ -33,8 +33,9 @@ use crate::wire::{
 /// Capacity of a peer task's input queue (accepted sockets, frames, connection reports).
 pub const INPUT_QUEUE: usize = 256;
 
-/// Capacity of a connection's outgoing queue, in messages. When it is full the peer is not
-/// reading; the connection is treated as failed rather than blocking the peer task.
+/// Capacity of a connection's session lane ([`outq`]: OPEN, KEEPALIVE, NOTIFICATION,
+/// ROUTE-REFRESH), in messages. When it is full the peer is not reading; the connection is
+/// treated as failed rather than blocking the peer task.
 pub const OUTPUT_QUEUE: usize = 1024;
 
 /// Longest wait for a connection's queued messages to be written at shutdown.

@@ -40,7 +40,7 @@
 //! subcode 2) and its queued messages are flushed (at most [`driver::SHUTDOWN_FLUSH`]).
 //!
 //! Reload: SIGHUP re-reads the file and applies its `[[originate]]` list and its peer changes
-//! ([`apply_peers`]).
+//! (`apply_peers`).
 
 pub mod calico_mode;
 pub mod driver;

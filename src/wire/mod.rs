@@ -28,7 +28,7 @@
 //! +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 //! ```
 //!
-//! The reader is hand-written ([`reader`]) rather than built on nom: BGP's layouts are fixed-width
+//! The reader is hand-written (`reader.rs`) rather than built on nom: BGP's layouts are fixed-width
 //! fields and length-prefixed runs, a checked cursor handles them in a few lines, and errors stay
 //! ours (with byte offsets) instead of a parser library's (the lesson of NetGauze, which dropped nom).
 
