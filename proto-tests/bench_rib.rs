@@ -54,6 +54,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use ipnet::{IpNet, Ipv4Net};
 use stats_alloc::{StatsAlloc, INSTRUMENTED_SYSTEM};
+use thin_vec::thin_vec;
 use wren::rib::{best, Global, Output, PeerConfig, PeerId, Rib, SessionInfo, Stats, Target};
 use wren::session::rib_task::encode_update;
 use wren::wire::{AsPath, Community, Ctx, Family, Nlri, Origin, PathAttributes, Update};
@@ -315,7 +316,7 @@ fn fanout_updates(routes: usize) -> Vec<Update> {
                     as_path: Some(AsPath::default()),
                     next_hop: Some(client_addr(0)),
                     local_pref: Some(100),
-                    communities: vec![Community::new(64512, u as u16)],
+                    communities: thin_vec![Community::new(64512, u as u16)],
                     ..PathAttributes::default()
                 },
                 nlri,

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use bytes::BytesMut;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use stats_alloc::{Region, StatsAlloc, INSTRUMENTED_SYSTEM};
+use thin_vec::thin_vec;
 use wren::wire::{
     decode, encode, encode_to_vec, AsPath, Community, Ctx, Family, Message, MpReach, NextHop, Nlri,
     Origin, PathAttributes, Update, MAX_MESSAGE_LEN,
@@ -49,7 +50,7 @@ fn attrs(next_hop: Option<Ipv4Addr>) -> PathAttributes {
         next_hop,
         med: Some(100),
         local_pref: Some(200),
-        communities: vec![Community::new(64512, 100), Community::new(64512, 200)],
+        communities: thin_vec![Community::new(64512, 100), Community::new(64512, 200)],
         ..PathAttributes::default()
     }
 }

@@ -29,6 +29,7 @@ use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use proptest::sample::{select, subsequence};
+use thin_vec::ThinVec;
 use wren::wire::{
     Aggregator, AsPath, Community, Ctx, ExtCommunity, Family, LargeCommunity, Message, MpReach,
     MpUnreach, NextHop, Nlri, Notification, Origin, PathAttributes, RawAttribute, Segment,
@@ -210,7 +211,7 @@ pub fn as_path(four_octet_as: bool) -> BoxedStrategy<AsPath> {
     prop_oneof![small, big].boxed()
 }
 
-fn unknown_attrs() -> impl Strategy<Value = Vec<RawAttribute>> {
+fn unknown_attrs() -> impl Strategy<Value = ThinVec<RawAttribute>> {
     let unknown_types: Vec<u8> = (0..=255u8).filter(|t| !KNOWN_TYPES.contains(t)).collect();
     let value = prop_oneof![
         9 => vec(any::<u8>(), 0..=24),
@@ -296,11 +297,15 @@ pub fn path_attrs(ctx: &Ctx, needs_next_hop: bool) -> impl Strategy<Value = Path
                 local_pref: local_pref.filter(|_| ibgp),
                 atomic_aggregate,
                 aggregator,
-                communities,
+                communities: communities.into(),
                 originator_id: originator_id.filter(|_| ibgp),
-                cluster_list: if ibgp { cluster_list } else { Vec::new() },
-                ext_communities,
-                large_communities,
+                cluster_list: if ibgp {
+                    cluster_list.into()
+                } else {
+                    ThinVec::new()
+                },
+                ext_communities: ext_communities.into(),
+                large_communities: large_communities.into(),
                 unknown,
             }
         },

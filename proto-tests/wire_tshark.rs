@@ -19,6 +19,7 @@ use std::process::Command;
 
 use bytes::Bytes;
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use thin_vec::thin_vec;
 use wren::wire::{
     cease_subcode, code, encode_to_vec, update_subcode, AddPathFamily, AddPathMode, Aggregator,
     AsPath, Capability, Community, Ctx, ExtCommunity, Family, GracefulRestart,
@@ -616,7 +617,7 @@ fn cases() -> Vec<Case> {
             asn: 64512,
             address: Ipv4Addr::new(198, 51, 100, 9),
         }),
-        communities: vec![
+        communities: thin_vec![
             Community::NO_EXPORT,
             Community::NO_ADVERTISE,
             Community::NO_EXPORT_SUBCONFED,
@@ -624,12 +625,12 @@ fn cases() -> Vec<Case> {
             Community::new(64512, 100),
         ],
         originator_id: Some(Ipv4Addr::new(198, 51, 100, 2)),
-        cluster_list: vec![
+        cluster_list: thin_vec![
             Ipv4Addr::new(198, 51, 100, 3),
             Ipv4Addr::new(198, 51, 100, 4),
         ],
-        ext_communities: vec![ExtCommunity::route_target(64512, 7)],
-        large_communities: vec![
+        ext_communities: thin_vec![ExtCommunity::route_target(64512, 7)],
+        large_communities: thin_vec![
             LargeCommunity {
                 global: 4200000001,
                 local1: 1,
@@ -641,7 +642,7 @@ fn cases() -> Vec<Case> {
                 local2: u32::MAX,
             },
         ],
-        unknown: vec![RawAttribute {
+        unknown: thin_vec![RawAttribute {
             flags: OPT_TRANSITIVE,
             type_code: UNKNOWN_ATTR_TYPE,
             value: Bytes::from_static(&[0xde, 0xad, 0xbe, 0xef]),

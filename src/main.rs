@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use thin_vec::thin_vec;
 use wren::control::client::View;
 use wren::wire::{self, AsPath, Community, Ctx, Message, Nlri, Origin, PathAttributes, Update};
 
@@ -221,7 +222,7 @@ fn demo() -> ExitCode {
             origin: Some(Origin::Igp),
             as_path: Some(AsPath::from_sequence([64512])),
             next_hop: Some(Ipv4Addr::new(198, 18, 0, 1)),
-            communities: vec![Community::new(64512, 100)],
+            communities: thin_vec![Community::new(64512, 100)],
             ..PathAttributes::default()
         },
         nlri: vec![Nlri::new("198.51.100.0/26".parse().unwrap_or_default())],

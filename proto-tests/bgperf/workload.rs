@@ -10,6 +10,7 @@ use std::net::Ipv4Addr;
 use bytes::BytesMut;
 use ipnet::{IpNet, Ipv4Net};
 use serde::{Deserialize, Serialize};
+use thin_vec::thin_vec;
 use wren::wire::{
     self, AsPath, Community, Ctx, Message, Nlri, Origin, PathAttributes, Update, MAX_MESSAGE_LEN,
 };
@@ -361,7 +362,7 @@ impl Spec {
         match self.mode {
             Mode::Ebgp => {
                 a.med = Some(s * 10);
-                a.communities = vec![
+                a.communities = thin_vec![
                     Community(((me.asn & 0xffff) << 16) | (s & 0xffff)),
                     Community((64496 << 16) | (s % 50)),
                 ];

@@ -1,5 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+use thin_vec::thin_vec;
+
 use super::*;
 
 fn net(s: &str) -> IpNet {
@@ -88,7 +90,7 @@ fn communities_of_every_matching_rule_are_added_once() {
     );
     assert_eq!(add.large_communities.len(), 1);
     let mut attrs = crate::wire::PathAttributes {
-        communities: vec![Community(65000 << 16 | 200)],
+        communities: thin_vec![Community(65000 << 16 | 200)],
         ..Default::default()
     };
     apply(&mut attrs, &add);

@@ -4,6 +4,7 @@ use std::cmp::Ordering::{Equal, Greater, Less};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use proptest::prelude::*;
+use thin_vec::thin_vec;
 
 use super::*;
 use crate::wire::{AsPath, Community, Origin, PathAttributes, Segment, SegmentType};
@@ -110,7 +111,7 @@ impl P {
         self
     }
     fn clusters(mut self, n: usize) -> P {
-        self.attrs.cluster_list = vec![Ipv4Addr::new(10, 255, 0, 1); n];
+        self.attrs.cluster_list = thin_vec![Ipv4Addr::new(10, 255, 0, 1); n];
         self
     }
     fn peer(mut self, a: IpAddr) -> P {
@@ -488,9 +489,9 @@ fn select_records_the_step_at_which_each_loser_was_eliminated() {
 #[test]
 fn full_ties_are_broken_by_the_paths_fields_not_by_input_order() {
     let mut a = P::from(1);
-    a.attrs.communities = vec![Community::new(64512, 2)];
+    a.attrs.communities = thin_vec![Community::new(64512, 2)];
     let mut b = P::from(1);
-    b.attrs.communities = vec![Community::new(64512, 1)];
+    b.attrs.communities = thin_vec![Community::new(64512, 1)];
     assert_eq!(
         compare(&a.cand(), &b.cand(), &STANDARD),
         (Equal, Reason::Equal)
@@ -689,7 +690,7 @@ fn arb_attrs() -> impl Strategy<Value = PathAttributes> {
                 origin,
                 med,
                 originator_id,
-                cluster_list: vec![Ipv4Addr::new(10, 255, 0, 1); clusters],
+                cluster_list: thin_vec![Ipv4Addr::new(10, 255, 0, 1); clusters],
                 ..PathAttributes::default()
             },
         )

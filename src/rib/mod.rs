@@ -1802,7 +1802,7 @@ mod quick_best_tests {
                     origin,
                     med,
                     originator_id,
-                    cluster_list: vec![Ipv4Addr::new(10, 255, 0, 1); cl],
+                    cluster_list: thin_vec::thin_vec![Ipv4Addr::new(10, 255, 0, 1); cl],
                     ..PathAttributes::default()
                 }
             });

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 use proptest::prelude::*;
+use thin_vec::thin_vec;
 
 use super::best::{Options, Reason};
 use super::*;
@@ -518,7 +519,7 @@ fn originating_again_replaces_the_route_and_withdraw_originated_withdraws_it_eve
 
     let out = rib.originate(
         net(P1),
-        local(|a| a.communities = vec![Community::new(65000, 7)]),
+        local(|a| a.communities = thin_vec![Community::new(65000, 7)]),
     );
     for p in [n1, e1] {
         let got = rx(&rib, &out, p);
@@ -645,7 +646,7 @@ fn reflection_keeps_an_existing_originator_id_and_prepends_our_cluster_id() {
         c1,
         &announce(&[P1], "10.9.9.11", &[], |a| {
             a.originator_id = Some(v4("7.7.7.7"));
-            a.cluster_list = vec![v4("8.8.8.8")];
+            a.cluster_list = thin_vec![v4("8.8.8.8")];
         }),
     );
 
@@ -678,7 +679,7 @@ fn a_received_path_whose_originator_id_is_our_router_id_is_rejected() {
         n1,
         &announce(&[P1], "10.9.9.2", &[], |a| {
             a.originator_id = Some(v4(RID));
-            a.cluster_list = vec![v4("8.8.8.8")];
+            a.cluster_list = thin_vec![v4("8.8.8.8")];
         }),
     );
 
@@ -697,7 +698,7 @@ fn a_received_path_whose_cluster_list_holds_our_cluster_id_is_rejected() {
 
     let looped = announce(&[P1, P2], "10.9.9.2", &[], |a| {
         a.originator_id = Some(v4("1.1.1.99"));
-        a.cluster_list = vec![v4("8.8.8.8"), v4("9.9.9.9")];
+        a.cluster_list = thin_vec![v4("8.8.8.8"), v4("9.9.9.9")];
     });
     let out = rib.update(n1, &looped);
 
@@ -707,7 +708,9 @@ fn a_received_path_whose_cluster_list_holds_our_cluster_id_is_rejected() {
     assert_eq!(rib.rejected_count(n1), 2);
 
     // Our router id in the CLUSTER_LIST is no loop when the cluster id is configured apart.
-    let fine = announce(&[P3], "10.9.9.2", &[], |a| a.cluster_list = vec![v4(RID)]);
+    let fine = announce(&[P3], "10.9.9.2", &[], |a| {
+        a.cluster_list = thin_vec![v4(RID)]
+    });
     rib.update(n1, &fine);
     assert_eq!(rib.paths(net(P3)).len(), 1);
     assert_eq!(rib.rejected_count(n1), 2);
@@ -759,8 +762,8 @@ fn ebgp_export_prepends_our_as_sets_our_next_hop_and_strips_ibgp_only_attributes
             a.local_pref = Some(200);
             a.med = Some(50);
             a.originator_id = Some(v4("7.7.7.7"));
-            a.cluster_list = vec![v4("8.8.8.8")];
-            a.communities = vec![Community::new(65010, 1)];
+            a.cluster_list = thin_vec![v4("8.8.8.8")];
+            a.communities = thin_vec![Community::new(65010, 1)];
         }),
     );
 
@@ -915,7 +918,7 @@ fn community_fanout(community: Community) -> (Rib, [Rx; 3]) {
     let out = rib.update(
         e1,
         &announce(&[P1], "198.19.2.1", &[65001], |a| {
-            a.communities = vec![Community::new(65001, 5), community]
+            a.communities = thin_vec![Community::new(65001, 5), community]
         }),
     );
     let got = [rx(&rib, &out, n1), rx(&rib, &out, c1), rx(&rib, &out, e2)];
@@ -959,7 +962,7 @@ fn an_originated_no_export_route_is_not_sent_to_ebgp_peers() {
 
     let out = rib.originate(
         net(P1),
-        local(|a| a.communities = vec![Community::NO_EXPORT]),
+        local(|a| a.communities = thin_vec![Community::NO_EXPORT]),
     );
 
     assert!(rx(&rib, &out, n1).announced(P1));
@@ -1923,7 +1926,7 @@ fn run_steps(steps: &[Step]) {
                     a.local_pref = Some(local_pref);
                     a.med = med;
                     if no_export {
-                        a.communities = vec![Community::NO_EXPORT];
+                        a.communities = thin_vec![Community::NO_EXPORT];
                     }
                 };
                 let (v4s, v6s): (Vec<&str>, Vec<&str>) = prefixes
@@ -1985,7 +1988,7 @@ fn run_steps(steps: &[Step]) {
                     local(|a| {
                         a.med = Some(med);
                         if v6_only {
-                            a.communities = vec![Community::new(65000, 6)];
+                            a.communities = thin_vec![Community::new(65000, 6)];
                         }
                     }),
                 )
@@ -2395,7 +2398,7 @@ fn a_new_cluster_id_re_announces_reflected_paths_with_it_and_nothing_else() {
         n1,
         &announce(&[P3], "10.9.9.2", &[], |a| {
             a.originator_id = Some(v4("1.1.1.99"));
-            a.cluster_list = vec![v4("9.9.9.9")];
+            a.cluster_list = thin_vec![v4("9.9.9.9")];
         }),
     );
     assert!(rx(&rib, &out, c2).silent_on(P3));

@@ -552,7 +552,7 @@ fn originated(config: &Config) -> Vec<(ipnet::IpNet, RouteAttrs)> {
         .map(|o| {
             let attrs = PathAttributes {
                 origin: Some(Origin::Igp),
-                communities: o.communities.clone(),
+                communities: o.communities.as_slice().into(),
                 ..PathAttributes::default()
             };
             let next_hop = o.next_hop.map(NextHop::from);

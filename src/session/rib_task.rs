@@ -266,7 +266,7 @@ impl RibTask {
                         .collect(),
                     igp_metric: None,
                     originator_id: a.originator_id,
-                    cluster_list: a.cluster_list.clone(),
+                    cluster_list: a.cluster_list.to_vec(),
                 });
                 infos.push(PathInfo {
                     dest,

@@ -18,6 +18,7 @@ use std::fmt;
 use std::net::Ipv4Addr;
 
 use bytes::{BufMut, Bytes, BytesMut};
+use thin_vec::ThinVec;
 
 use super::as_path::{merge_as4_path, AsPath, AS_TRANS};
 use super::error::{DecodeError, DecodeErrorKind, EncodeError};
@@ -193,6 +194,9 @@ pub struct RawAttribute {
 /// AS numbers are 4-octet values whatever the session: AS4_PATH / AS4_AGGREGATOR received from a
 /// 2-octet speaker are merged into `as_path` / `aggregator` (RFC 6793 §4.2.3), and generated again
 /// when sending to one.
+///
+/// The list attributes are [`ThinVec`]s: 8 octets and no allocation when absent (a `Vec` is 24),
+/// which matters because a real table holds an interned set per ~2 prefixes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PathAttributes {
     /// ORIGIN (well-known mandatory).
@@ -210,17 +214,17 @@ pub struct PathAttributes {
     /// AGGREGATOR.
     pub aggregator: Option<Aggregator>,
     /// COMMUNITIES; empty means absent.
-    pub communities: Vec<Community>,
+    pub communities: ThinVec<Community>,
     /// ORIGINATOR_ID (RFC 4456).
     pub originator_id: Option<Ipv4Addr>,
     /// CLUSTER_LIST (RFC 4456); empty means absent.
-    pub cluster_list: Vec<Ipv4Addr>,
+    pub cluster_list: ThinVec<Ipv4Addr>,
     /// EXTENDED COMMUNITIES; empty means absent.
-    pub ext_communities: Vec<ExtCommunity>,
+    pub ext_communities: ThinVec<ExtCommunity>,
     /// LARGE_COMMUNITY; empty means absent.
-    pub large_communities: Vec<LargeCommunity>,
+    pub large_communities: ThinVec<LargeCommunity>,
     /// Unrecognised optional transitive attributes, in received order.
-    pub unknown: Vec<RawAttribute>,
+    pub unknown: ThinVec<RawAttribute>,
 }
 
 /// The RFC 7606 approaches short of a session reset, weakest first (RFC 7606 §2, §3(h)).

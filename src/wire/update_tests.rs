@@ -5,6 +5,8 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
+use thin_vec::{thin_vec, ThinVec};
+
 use super::*;
 
 const ORIGIN_IGP: [u8; 4] = [0x40, 1, 1, 0];
@@ -104,19 +106,19 @@ fn ipv4_update_with_every_rfc4271_and_rfc4456_attribute_round_trips() {
                 asn: 64512,
                 address: Ipv4Addr::new(198, 51, 100, 9),
             }),
-            communities: vec![Community::NO_EXPORT, Community::new(64512, 100)],
+            communities: thin_vec![Community::NO_EXPORT, Community::new(64512, 100)],
             originator_id: Some(Ipv4Addr::new(198, 51, 100, 2)),
-            cluster_list: vec![
+            cluster_list: thin_vec![
                 Ipv4Addr::new(198, 51, 100, 3),
                 Ipv4Addr::new(198, 51, 100, 4),
             ],
-            ext_communities: vec![ExtCommunity::route_target(64512, 7)],
-            large_communities: vec![LargeCommunity {
+            ext_communities: thin_vec![ExtCommunity::route_target(64512, 7)],
+            large_communities: thin_vec![LargeCommunity {
                 global: 4200000001,
                 local1: 1,
                 local2: 2,
             }],
-            unknown: vec![RawAttribute {
+            unknown: thin_vec![RawAttribute {
                 flags: 0xe0,
                 type_code: 23,
                 value: bytes::Bytes::from_static(&[0xde, 0xad]),
@@ -265,7 +267,7 @@ fn end_of_rib_markers_for_ipv4_and_ipv6_are_recognised_rfc4724_2() {
 #[test]
 fn an_attribute_over_255_octets_uses_the_extended_length_flag_rfc4271_4_3() {
     let mut comm = vec![0xd0, 8, 0x01, 0x18]; // flags O|T|E, COMMUNITIES, length 280
-    let communities: Vec<Community> = (0..70).map(|i| Community::new(64512, i)).collect();
+    let communities: ThinVec<Community> = (0..70).map(|i| Community::new(64512, i)).collect();
     for c in &communities {
         comm.extend_from_slice(&c.0.to_be_bytes());
     }
