@@ -681,8 +681,9 @@ pub fn limit_shutdown() -> String {
     "Automatic shutdown: Route limit exceeded".to_owned()
 }
 
-/// Calendar date and time of `t` in UTC: (year, month, day, hour, minute, second).
-pub(crate) fn civil(t: SystemTime) -> (i64, u32, u32, u32, u32, u32) {
+/// Calendar date and time of `t` in UTC: (year, month, day, hour, minute, second). No date
+/// crate: BIRD's timestamps and the benchmarks' result directories are all that need one.
+pub fn civil(t: SystemTime) -> (i64, u32, u32, u32, u32, u32) {
     let secs = match t.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         Err(e) => -i64::try_from(e.duration().as_secs()).unwrap_or(i64::MAX),
