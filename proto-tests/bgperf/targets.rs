@@ -295,32 +295,7 @@ pub fn terminate(pid: u32, limit: Duration) {
 
 /// The descendant of `root` whose `comm` is `comm` (the daemon under `timeout`/`taskset`/`env`).
 fn find_process(root: u32, comm: &str) -> Option<u32> {
-    let mut parent_of: Vec<(u32, u32)> = Vec::new();
-    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        let ppid = std::fs::read_to_string(entry.path().join("stat"))
-            .ok()
-            .and_then(|stat| {
-                let (_, after) = stat.rsplit_once(')')?;
-                after.split_whitespace().nth(1)?.parse::<u32>().ok()
-            });
-        if let Some(ppid) = ppid {
-            parent_of.push((pid, ppid));
-        }
-    }
-    let mut tree = vec![root];
-    let mut i = 0;
-    while let Some(&p) = tree.get(i) {
-        for &(child, _) in parent_of.iter().filter(|(_, pp)| *pp == p) {
-            if !tree.contains(&child) {
-                tree.push(child);
-            }
-        }
-        i += 1;
-    }
-    tree.into_iter().skip(1).find(|pid| {
+    lab::descendants(root).into_iter().find(|pid| {
         std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim_end() == comm)
     })
 }

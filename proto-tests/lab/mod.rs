@@ -270,8 +270,8 @@ fn netns_pids(ns: &str) -> Vec<u32> {
         .unwrap_or_default()
 }
 
-/// PIDs of all descendants of `root` (scans `/proc/*/stat`).
-fn descendants(root: u32) -> Vec<u32> {
+/// PIDs of all descendants of `root`, nearest first (scans `/proc/*/stat`).
+pub fn descendants(root: u32) -> Vec<u32> {
     let mut parent_of: Vec<(u32, u32)> = Vec::new();
     if let Ok(rd) = fs::read_dir("/proc") {
         for entry in rd.filter_map(std::result::Result::ok) {
